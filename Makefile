@@ -1,0 +1,62 @@
+# The two set-up commands are `make demo` and `make test`; everything else they need is built here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := espeak-ng libespeak-ng1 flite sox
+
+.PHONY: demo test bench apt
+.DEFAULT_GOAL := test
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[train,dev]'
+	touch $@
+
+venv: apt $(VENV)/stamp
+
+test: venv
+	$(BIN)/python -m pytest -q tests
+	$(MAKE) test-blender
+
+demo: venv
+	$(BIN)/python -m training.demo
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+# --- Blender add-on (docs/blender.md) -------------------------------------------------------
+# One venv per supported Blender, each holding only the PyPI `bpy` module (which brings numpy)
+# and pytest: no soundfile/soxr, so they behave like Blender's own Python.
+BPY_PIN_4.2 := 4.2.23
+BPY_PIN_4.5 := 4.5.15
+BPY_PIN_5.0 := 5.0.1
+BPY_SERIES := 4.2 4.5 5.0
+
+.PHONY: bpy-venvs test-blender addon
+.PRECIOUS: .venv-bpy-%/stamp
+
+.venv-bpy-%/stamp:
+	$(PYTHON) -m venv .venv-bpy-$*
+	.venv-bpy-$*/bin/pip install -q "bpy==$(BPY_PIN_$*)" "pytest>=7.4"
+	touch $@
+
+bpy-venvs: $(foreach s,$(BPY_SERIES),.venv-bpy-$(s)/stamp)
+
+# Runs tests/blender under every Blender; pytest's exit code 5 (nothing collected) is a failure.
+test-blender: bpy-venvs
+	@for s in $(BPY_SERIES); do \
+	  echo "== tests/blender on bpy $$s"; \
+	  .venv-bpy-$$s/bin/python -m pytest -q tests/blender || exit 1; \
+	done
+
+addon:
+	$(PYTHON) build_addon.py

@@ -1,0 +1,297 @@
+"""Checkpoints: one safetensors file with JSON metadata, read and written with numpy alone.
+
+The safetensors layout is an 8-byte little-endian header length, a JSON header naming each
+tensor's dtype, shape and byte range, then raw little-endian data. It holds no code, so loading a
+stranger's file is safe; this reader still checks every field before trusting it.
+Our metadata lives under the header's "__metadata__" -> "a2f" key as one JSON string.
+"""
+
+import json
+import math
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelConfig, parameter_shapes
+from .errors import CheckpointError
+
+FORMAT = "a2f-checkpoint"
+FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
+_REQUIRED_META = ("format", "format_version", "config", "fps", "emotions")
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    config: ModelConfig
+    tensors: dict           # name -> float32 array: network weights, "template", "training.*"
+    meta: dict              # the a2f metadata (see README, "Checkpoint format")
+    emotions: dict = field(default_factory=dict)  # name -> (E,) float32; always has "neutral"
+
+    @property
+    def kind(self) -> str:
+        return self.config.output_kind
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta["fps"])
+
+    @property
+    def channel_names(self):
+        """The C output names of a weights model, else None."""
+        return list(self.meta["channel_names"]) if self.kind == "weights" else None
+
+    @property
+    def template(self):
+        """(V, 3) neutral vertices of a vertex model, else None."""
+        return self.tensors.get("template")
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read and validate a checkpoint; any problem raises CheckpointError naming the file."""
+    path = Path(path)
+    try:
+        header, data = _read_safetensors(path)
+    except CheckpointError as e:
+        raise CheckpointError(f"checkpoint {path}: {e}") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
+    try:
+        return _build(path, header, data)
+    except CheckpointError as e:
+        raise CheckpointError(f"checkpoint {path}: {e}") from None
+
+
+def save_checkpoint(path, tensors: dict, config: ModelConfig, *, fps: float,
+                    channel_names=None, emotions=None, provenance=None, extra_meta=None,
+                    dtype="float32") -> Path:
+    """Validate and write a checkpoint atomically (temp file + rename); returns its path.
+
+    emotions: name -> (E,) vector; "neutral" (zeros) is added when missing.
+    dtype: "float32" or "float16" storage for the network weights.
+    """
+    emotions = {k: np.asarray(v, np.float32).tolist() for k, v in (emotions or {}).items()}
+    emotions.setdefault("neutral", [0.0] * config.emotion_dim)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict(),
+            "fps": float(fps), "emotions": {k: {"vector": v} for k, v in emotions.items()},
+            "provenance": provenance or {}, **(extra_meta or {})}
+    if config.output_kind == "weights":
+        meta["channel_names"] = list(channel_names or [])
+    stored = np.dtype(dtype)
+    arrays = {k: np.ascontiguousarray(v, stored if k in parameter_shapes(config) else np.float32)
+              for k, v in tensors.items()}
+    _build(Path(path), {"__metadata__": {"a2f": json.dumps(meta)}}, None, arrays)
+    write_safetensors(path, arrays, {"a2f": json.dumps(meta)})
+    return Path(path)
+
+
+def update_metadata(path, **changes) -> Checkpoint:
+    """Rewrite a checkpoint with some metadata keys replaced (e.g. its emotion database)."""
+    ckpt = load_checkpoint(path)
+    header, _ = _read_safetensors(Path(path))
+    stored = {k: _DTYPES[v["dtype"]] for k, v in header.items() if k != "__metadata__"}
+    arrays = {k: v.astype(stored[k]) for k, v in ckpt.tensors.items()}
+    meta = {**ckpt.meta, **changes}
+    _build(Path(path), {"__metadata__": {"a2f": json.dumps(meta)}}, None, arrays)
+    write_safetensors(path, arrays, {"a2f": json.dumps(meta)})
+    return load_checkpoint(path)
+
+
+def random_checkpoint(path, kind="weights", *, channel_names=None, template=None, emotions=None,
+                      emotion_dim=16, fps=30.0, seed=0) -> Path:
+    """A checkpoint with He-initialised random weights, for tests and benchmarks."""
+    if kind == "weights":
+        from .arkit import ARKIT_NAMES
+        channel_names = list(channel_names or ARKIT_NAMES)
+        config = ModelConfig("weights", len(channel_names), emotion_dim)
+    else:
+        template = np.asarray(template, np.float32)
+        config = ModelConfig("vertices", template.size, emotion_dim)
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for name, shape in parameter_shapes(config).items():
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        scale = math.sqrt(2.0 / fan_in) if len(shape) > 1 else 0.05
+        tensors[name] = (rng.standard_normal(shape) * scale).astype(np.float32)
+    if kind == "vertices":
+        tensors["template"] = template
+    if emotions is None:
+        emotions = {name: rng.standard_normal(emotion_dim) for name in ("happy", "sad")}
+    return save_checkpoint(path, tensors, config, fps=fps, channel_names=channel_names,
+                           emotions=emotions, provenance={"kind": "random", "seed": seed})
+
+
+def write_safetensors(path, arrays: dict, metadata: dict):
+    """Write the safetensors layout atomically: a reader never sees a half-written file."""
+    path = Path(path)
+    names = sorted(arrays)
+    header, offset = {"__metadata__": metadata}, 0
+    for name in names:
+        a = arrays[name]
+        code = next((c for c, d in _DTYPES.items() if d == a.dtype.newbyteorder("<")), None)
+        if code is None:
+            raise CheckpointError(f"tensor {name} has unsupported dtype {a.dtype}")
+        header[name] = {"dtype": code, "shape": list(a.shape),
+                        "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(blob)) + blob)
+            for name in names:
+                f.write(arrays[name].astype(arrays[name].dtype.newbyteorder("<")).tobytes())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_safetensors(path: Path):
+    """(header dict, data bytes) after checking the framing; nothing in it is executed."""
+    if path.is_dir():
+        raise CheckpointError("is a directory, not a checkpoint file")
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise CheckpointError(f"file is too short ({size} bytes) to be a checkpoint")
+        n = struct.unpack("<Q", prefix)[0]
+        if n > min(MAX_HEADER_BYTES, size - 8) and (prefix[:2] == b"PK" or prefix[:1] == b"\x80"):
+            raise CheckpointError("is a pickle or torch .pt file, which a2f never loads; "
+                                  "convert it to a2f's safetensors checkpoint format")
+        if n > MAX_HEADER_BYTES:
+            raise CheckpointError(f"header claims {n} bytes, over the {MAX_HEADER_BYTES} limit; "
+                                  "the file is corrupt or not a checkpoint")
+        if n > size - 8:
+            raise CheckpointError(f"header claims {n} bytes but the file has {size - 8} after "
+                                  "the length field; the file is truncated or not a checkpoint")
+        raw = f.read(n)
+        data = f.read()
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError("header is not valid JSON; the file is corrupt or not a "
+                              "checkpoint") from None
+    if not isinstance(header, dict):
+        raise CheckpointError("header is not a JSON object")
+    return header, data
+
+
+def _build(path: Path, header: dict, data, arrays=None) -> Checkpoint:
+    """Validate header + data (or already-built arrays) against the metadata's model config."""
+    meta = _parse_meta(header.get("__metadata__"))
+    try:
+        config = ModelConfig.from_dict(meta["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"invalid model config: {e}") from None
+    if arrays is None:
+        arrays = _tensors(header, data)
+    tensors = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
+    expected = parameter_shapes(config)
+    if config.output_kind == "vertices":
+        expected["template"] = (config.output_size // 3, 3)
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise CheckpointError(f"missing tensors {missing[:5]}; it was not written by a2f")
+    for name, array in tensors.items():
+        if name in expected and array.shape != tuple(expected[name]):
+            raise CheckpointError(f"tensor {name} has shape {array.shape}, expected "
+                                  f"{tuple(expected[name])} for its model config")
+        if name not in expected and not name.startswith("training."):
+            raise CheckpointError(f"unexpected tensor {name!r}")
+        if not np.isfinite(array).all():
+            raise CheckpointError(f"tensor {name} contains NaN or infinite values; the training "
+                                  "run diverged, use an earlier checkpoint")
+    if config.output_kind == "weights":
+        names = meta.get("channel_names")
+        if (not isinstance(names, list) or len(names) != config.output_size
+                or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names)):
+            raise CheckpointError(f"channel_names must be {config.output_size} distinct names")
+    emotions = _parse_emotions(meta["emotions"], config.emotion_dim)
+    return Checkpoint(path, config, tensors, meta, emotions)
+
+
+def _parse_meta(raw) -> dict:
+    if not isinstance(raw, dict) or not isinstance(raw.get("a2f"), str):
+        raise CheckpointError("has no a2f metadata; it is not an a2f checkpoint")
+    try:
+        meta = json.loads(raw["a2f"])
+    except json.JSONDecodeError:
+        raise CheckpointError("a2f metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError("a2f metadata is not a JSON object")
+    missing = [k for k in _REQUIRED_META if k not in meta]
+    if missing:
+        raise CheckpointError(f"metadata lacks {missing}; it is incomplete or not from a2f")
+    if meta["format"] != FORMAT:
+        raise CheckpointError(f"format is {meta['format']!r}, not {FORMAT!r}")
+    version = meta["format_version"]
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"format version {version} is newer than this a2f reads "
+                              f"({FORMAT_VERSION}); update a2f")
+    if not isinstance(meta["fps"], (int, float)) or not 0 < meta["fps"] <= 1000:
+        raise CheckpointError(f"invalid training fps {meta['fps']!r}")
+    if not isinstance(meta["config"], dict):
+        raise CheckpointError("model config is not a JSON object")
+    return meta
+
+
+def _parse_emotions(raw, dim: int) -> dict:
+    if not isinstance(raw, dict) or "neutral" not in raw:
+        raise CheckpointError("emotion database must be an object that includes 'neutral'")
+    emotions = {}
+    for name, entry in raw.items():
+        vector = entry.get("vector") if isinstance(entry, dict) else None
+        try:
+            v = np.asarray(vector, np.float32)
+        except (TypeError, ValueError):
+            v = None
+        if v is None or v.shape != (dim,) or not np.isfinite(v).all():
+            raise CheckpointError(f"emotion {name!r} must be {dim} finite numbers")
+        emotions[name] = v
+    return emotions
+
+
+def _tensors(header: dict, data: bytes) -> dict:
+    """Zero-copy numpy views of each tensor after checking dtype, shape and byte range."""
+    spans, arrays = [], {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(info, dict) or info.get("dtype") not in _DTYPES:
+            raise CheckpointError(f"tensor {name!r} has unsupported dtype "
+                                  f"{info.get('dtype') if isinstance(info, dict) else info!r}; "
+                                  "only F32 and F16 are allowed")
+        shape, offsets = info.get("shape"), info.get("data_offsets")
+        if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
+                or not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) for o in offsets)):
+            raise CheckpointError(f"tensor {name!r} has an invalid shape or byte range")
+        dtype = _DTYPES[info["dtype"]]
+        begin, end = offsets
+        if not 0 <= begin <= end <= len(data) or end - begin != math.prod(shape) * dtype.itemsize:
+            raise CheckpointError(f"tensor {name!r} byte range {offsets} does not fit its shape "
+                                  "or the file; the file is truncated or corrupt")
+        spans.append((begin, end, name))
+        arrays[name] = np.frombuffer(data, dtype, math.prod(shape), begin).reshape(shape)
+    spans.sort()
+    for (_, end0, a), (begin1, _, b) in zip(spans, spans[1:]):
+        if begin1 < end0:
+            raise CheckpointError(f"tensors {a!r} and {b!r} overlap; the file is corrupt")
+    return arrays

@@ -1,0 +1,89 @@
+"""Writing animation to files: .npz, Live Link Face .csv and .json, chosen by extension.
+
+Every file is written to a temporary name beside the target and renamed into place, so an
+existing file is never left half-overwritten.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .arkit import ARKIT_NAMES, pascal_case
+from .errors import A2FError
+
+FORMATS = (".npz", ".csv", ".json")
+
+
+def write_animation(path, frames: np.ndarray, fps: float, names=None):
+    """Write (T, C) weights (with their C names) or (T, V, 3) vertices to path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise A2FError(f"cannot write {path}: use one of {', '.join(FORMATS)}")
+    kind = "vertices" if frames.ndim == 3 else "weights"
+    if suffix == ".csv":
+        if kind != "weights" or not set(names or ()) <= set(ARKIT_NAMES):
+            raise A2FError("Live Link Face .csv needs a weights model with ARKit channel names; "
+                           "write .npz or .json instead")
+        writer = lambda f: _write_livelink_csv(f, frames, fps, names)  # noqa: E731
+    elif suffix == ".npz":
+        arrays = {"fps": np.float64(fps), kind: frames.astype(np.float32)}
+        if kind == "weights":
+            arrays["names"] = np.array(names, dtype=str)
+        writer = lambda f: np.savez_compressed(f, **arrays)  # noqa: E731
+    else:
+        doc = {"fps": fps, "frame_count": len(frames), kind: np.round(frames, 6).tolist()}
+        if kind == "weights":
+            doc["names"] = list(names)
+        writer = lambda f: f.write(json.dumps(doc).encode())  # noqa: E731
+    _atomic_write(path, writer)
+
+
+def livelink_timecode(frame: int, fps: float) -> str:
+    """HH:MM:SS:FF.mmm for video frame `frame`: whole frames of the second, then the remainder."""
+    seconds = frame / fps
+    whole = int(seconds + 1e-9)
+    sub = (seconds - whole) * fps
+    ff = int(sub + 1e-6)
+    millis = int(round((sub - ff) * 1000)) % 1000
+    return (f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}:"
+            f"{ff:02d}.{millis:03d}")
+
+
+def _write_livelink_csv(f, frames, fps, names):
+    """Apple Live Link Face layout: Timecode, BlendShapeCount, the 52 PascalCase ARKit names,
+    then 9 head and eye rotations (zero: a2f does not animate them)."""
+    column = {name: i for i, name in enumerate(names)}
+    extra = ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+             "RightEyeYaw", "RightEyePitch", "RightEyeRoll"]
+    lines = [",".join(["Timecode", "BlendShapeCount"]
+                      + [pascal_case(n) for n in ARKIT_NAMES] + extra)]
+    full = np.zeros((len(frames), len(ARKIT_NAMES)), np.float32)
+    for j, name in enumerate(ARKIT_NAMES):
+        if name in column:
+            full[:, j] = frames[:, column[name]]
+    tail = ",0" * len(extra)
+    for i, row in enumerate(np.clip(full, 0.0, 1.0)):
+        values = ",".join(f"{v:.6g}" for v in row)
+        lines.append(f"{livelink_timecode(i, fps)},{len(ARKIT_NAMES)},{values}{tail}")
+    f.write(("\n".join(lines) + "\n").encode())
+
+
+def _atomic_write(path: Path, writer):
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise A2FError(f"cannot write {path}: folder {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise A2FError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            writer(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,105 @@
+"""The fixed front end: autocorrelation of 16 ms audio frames on a global 8 ms grid.
+
+Grid frame g covers samples [g*hop - PAD, g*hop - PAD + frame_length) of the clip, zero outside
+it. A network window is 64 consecutive grid frames, so every window shares the grid and the
+formant network runs once per grid frame. Video frame i (time i/fps) takes the window whose
+centre is nearest to it; the error is at most half a hop (4 ms).
+
+Loudness rule: features are scaled by gain**2 (autocorrelation is quadratic in the signal),
+where gain brings the clip's active speech level to TARGET_RMS. The active level is the RMS over
+grid frames within 40 dB of the clip's loudest frame, so pauses do not count and scaling the
+input by any factor leaves the features unchanged. It needs only per-frame energies (lag 0), so
+a long file is measured in one cheap pass and then featurised chunk by chunk with the same gain.
+"""
+
+import math
+
+import numpy as np
+
+from .config import ModelConfig
+
+TARGET_RMS = 0.1        # active speech level after normalisation (-20 dBFS)
+ACTIVE_RANGE_DB = 40.0  # frames this far below the loudest one count as pauses
+MAX_GAIN = 100.0        # never boost more than 40 dB: near-silence stays near-silent
+_DEFAULT = ModelConfig()
+
+
+def pad_samples(config: ModelConfig = _DEFAULT) -> int:
+    """Zeros in front of the clip so the window of a frame at time 0 lies on the grid."""
+    return (config.window_frames // 2 + 1) * config.hop_length
+
+
+def frame_count(duration_seconds: float, fps: float) -> int:
+    """Video frames covering the clip: frame i at time i/fps, so ceil(duration * fps)."""
+    return int(math.ceil(duration_seconds * fps - 1e-9))
+
+
+def window_starts(n_frames: int, fps: float, start_seconds: float = 0.0,
+                  config: ModelConfig = _DEFAULT) -> np.ndarray:
+    """(T,) int64 first grid frame of the window centred nearest to start_seconds + i/fps."""
+    t = start_seconds + np.arange(n_frames, dtype=np.float64) / fps
+    centre = t * config.sample_rate + pad_samples(config) - config.window_samples / 2
+    # Frame times often fall exactly half-way between two grid windows (25 fps does); the small
+    # bias rounds such ties up however t was computed, so the same time always gets the same window.
+    return np.floor(centre / config.hop_length + 0.5 + 1e-6).astype(np.int64)
+
+
+def windowed(frames: np.ndarray) -> np.ndarray:
+    """(N, L) raw frames with each frame's mean removed, times a Hann window."""
+    hann = np.hanning(frames.shape[1]).astype(np.float32)
+    return (frames - frames.mean(axis=1, keepdims=True)) * hann
+
+
+def autocorrelation(frames: np.ndarray, lags: int) -> np.ndarray:
+    """(N, L) raw frames -> (N, lags) float32 autocorrelation of the windowed frames."""
+    x = windowed(frames)
+    length = frames.shape[1]
+    n_fft = 1 << (length + lags - 1).bit_length()
+    power = np.abs(np.fft.rfft(x, n_fft, axis=1)) ** 2
+    return np.fft.irfft(power, n_fft, axis=1)[:, :lags].astype(np.float32)
+
+
+class GridFeatures:
+    """Normalised autocorrelation features of one clip, computed for any range of grid frames."""
+
+    def __init__(self, samples: np.ndarray, config: ModelConfig = _DEFAULT, chunk_frames=8192):
+        self.config = config
+        self.samples = np.asarray(samples, dtype=np.float32)
+        energy = np.concatenate([
+            np.square(windowed(self._frames(g, min(g + chunk_frames, self.grid_length)))).sum(1)
+            for g in range(0, self.grid_length, chunk_frames)])
+        self.gain = loudness_gain(energy, config.frame_length)
+
+    @property
+    def grid_length(self) -> int:
+        """Grid frames that touch the clip's samples; frames past it are all zeros."""
+        c = self.config
+        return -(-(len(self.samples) + pad_samples(c)) // c.hop_length)
+
+    def frames(self, g0: int, g1: int) -> np.ndarray:
+        """(g1 - g0, K) float32 features of grid frames g0..g1-1 (zeros outside the clip)."""
+        return autocorrelation(self._frames(g0, g1), self.config.lags) * np.float32(self.gain ** 2)
+
+    def _frames(self, g0: int, g1: int) -> np.ndarray:
+        """(g1 - g0, L) raw samples of grid frames g0..g1-1, a strided view of a padded copy."""
+        c = self.config
+        first = g0 * c.hop_length - pad_samples(c)
+        span = np.zeros((g1 - g0 - 1) * c.hop_length + c.frame_length, np.float32)
+        lo, hi = max(first, 0), min(first + len(span), len(self.samples))
+        if hi > lo:
+            span[lo - first:hi - first] = self.samples[lo:hi]
+        return np.lib.stride_tricks.sliding_window_view(span, c.frame_length)[::c.hop_length]
+
+
+def loudness_gain(frame_energy: np.ndarray, frame_length: int) -> float:
+    """Gain bringing the active speech level to TARGET_RMS; 1 for a silent clip.
+
+    frame_energy is each grid frame's windowed energy, which is also its lag-0 autocorrelation.
+    """
+    energy = np.asarray(frame_energy, dtype=np.float64)
+    if energy.size == 0 or energy.max() <= 1e-12:
+        return 1.0
+    active = energy[energy >= energy.max() * 10 ** (-ACTIVE_RANGE_DB / 10)]
+    window_power = float(np.sum(np.hanning(frame_length) ** 2))
+    level = math.sqrt(active.mean() / window_power)
+    return min(TARGET_RMS / level, MAX_GAIN)

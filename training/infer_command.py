@@ -1,0 +1,51 @@
+"""`a2f infer AUDIO -o OUT`: numpy-only inference from the command line."""
+
+from pathlib import Path
+
+import numpy as np
+
+from tqdm import tqdm
+
+from a2f_core.audio import SAMPLE_RATE, load_audio
+from a2f_core.checkpoint import load_checkpoint
+from a2f_core.emotions import blend, parse_emotion_spec
+from a2f_core.errors import A2FError
+from a2f_core.export import FORMATS, write_animation
+from a2f_core.infer import Animator
+from a2f_core.models import default_checkpoint
+
+
+def add_arguments(parser):
+    parser.add_argument("audio", help="audio file (wav, flac, ogg, aiff, mp3 ...)")
+    parser.add_argument("-o", "--output", required=True,
+                        help=f"output file; the format follows the extension: {', '.join(FORMATS)}")
+    parser.add_argument("--checkpoint", help="a2f checkpoint (.safetensors); default: bundled model")
+    parser.add_argument("--emotion", default="neutral",
+                        help="NAME[=WEIGHT][,NAME=WEIGHT...] from the checkpoint's emotions")
+    parser.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
+    parser.add_argument("--start-seconds", type=float, default=0.0,
+                        help="animate from this time in the audio (frame 0 is at that time)")
+
+
+def run(args) -> int:
+    checkpoint = load_checkpoint(args.checkpoint or default_checkpoint())
+    emotion = blend(checkpoint.emotions, parse_emotion_spec(args.emotion))
+    samples = load_audio(args.audio)
+    duration = len(samples) / SAMPLE_RATE
+    if not 0 <= args.start_seconds < duration:
+        raise A2FError(f"--start-seconds {args.start_seconds} is outside the audio "
+                       f"(0 to {duration:.3f} s)")
+    animator = Animator(checkpoint)
+    total = animator.frame_count(samples, args.fps, args.start_seconds)
+    chunks = []
+    with tqdm(total=total, unit="frame", desc="animating", disable=None, leave=False) as bar:
+        for _, frames in animator.iter_frames(samples, args.fps, emotion, args.start_seconds):
+            chunks.append(frames)
+            bar.update(len(frames))
+    frames = np.concatenate(chunks)
+    if checkpoint.kind == "vertices":
+        frames = frames.reshape(len(frames), -1, 3) + checkpoint.template
+    write_animation(args.output, frames, args.fps, checkpoint.channel_names)
+    print(f"{Path(args.output)}: {len(frames)} frames at {args.fps:g} fps "
+          f"({duration - args.start_seconds:.2f} s of audio, {checkpoint.kind})")
+    return 0
