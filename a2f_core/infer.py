@@ -27,7 +27,6 @@ class Animator:
         self._articulation = [_Conv(t[f"articulation.{i}.weight"], t[f"articulation.{i}.bias"],
                                     last=i == n_art - 1) for i in range(n_art)]
         self._fc1 = (np.ascontiguousarray(t["output.0.weight"].T), t["output.0.bias"])
-        self._offsets = np.arange(c.window_frames)
 
     def output_layer(self):
         """(W (out, hidden), b (out,)): output = hidden @ W.T + b, the PCA-initialised basis."""
@@ -64,8 +63,7 @@ class Animator:
             s = starts[first:first + chunk_frames]
             g0 = int(s[0])
             formants = self.formants(features.frames(g0, int(s[-1]) + self.config.window_frames))
-            windows = formants[(s - g0)[:, None] + self._offsets]
-            yield first, self.hidden(windows, emotion[first:first + len(s)])
+            yield first, self.hidden(formants, s - g0, emotion[first:first + len(s)])
 
     def formants(self, grid: np.ndarray) -> np.ndarray:
         """(G, K) autocorrelation frames -> (G, 256) formant features."""
@@ -74,15 +72,43 @@ class Animator:
             x = conv(x)
         return x[:, 0]
 
-    def hidden(self, windows: np.ndarray, emotion: np.ndarray) -> np.ndarray:
-        """(T, 64, 256) windows of formant features and (T, E) emotion -> (T, hidden)."""
-        x = windows
-        for conv in self._articulation:
+    def hidden(self, formants: np.ndarray, starts: np.ndarray, emotion: np.ndarray) -> np.ndarray:
+        """(G, 256) formant features of a grid span, (T,) window starts in it, (T, E) -> (T, 150).
+
+        The first two articulation layers are shared on the grid as well: inside a window,
+        layer-0 output p (p >= 1) depends only on grid frames s+2p-1..s+2p+1, so it is computed
+        once per grid frame, and likewise the emotion-free part of layer-1 output p >= 1. Only
+        position 0, whose left neighbour is the window's zero padding, is computed per window.
+        """
+        a0, a1 = self._articulation[:2]
+        width = a0.bias.shape[0]
+        dim = emotion.shape[1]
+        # layer 0 at every grid frame q: taps q-1, q, q+1
+        padded = np.concatenate([np.zeros((1, width), np.float32), formants,
+                                 np.zeros((1, width), np.float32)])
+        grid0 = _relu(np.concatenate([padded[:-2], padded[1:-1], padded[2:]], axis=1) @ a0.weight
+                      + a0.bias)
+        first0 = _relu(np.concatenate([formants[starts], formants[starts + 1]], axis=1)
+                       @ a0.weight[width:] + a0.bias)
+        # layer 1 weights split per tap into formant (h) and emotion (e) rows
+        w1 = a1.weight.reshape(3, width + dim, -1)
+        w1h, w1e = w1[:, :width], w1[:, width:]
+        # emotion-free part of layer 1 at grid frame q: layer-0 outputs at q-2, q, q+2
+        shared1 = np.concatenate([grid0[:-4], grid0[2:-2], grid0[4:]], axis=1) @ w1h.reshape(
+            3 * width, -1)
+        n_out = self.config.window_frames // 4
+        index = starts[:, None] + 4 * np.arange(1, n_out) - 2  # shared1 row of grid frame s+4p
+        rest = shared1[index] + (emotion @ w1e.sum(axis=0) + a1.bias)[:, None]
+        head = (first0 @ w1h[1] + grid0[starts + 2] @ w1h[2]
+                + emotion @ (w1e[1] + w1e[2]) + a1.bias)
+        x = _relu(np.concatenate([head[:, None], rest], axis=1))
+        for conv in self._articulation[2:]:
+            x = np.concatenate([x, np.broadcast_to(emotion[:, None], (len(x), x.shape[1], dim))],
+                               axis=2)
             x = conv(x)
-            x = np.concatenate([x, np.broadcast_to(emotion[:, None], (len(x), x.shape[1],
-                                                                      emotion.shape[1]))], axis=2)
+        x = np.concatenate([x[:, 0], emotion], axis=1)
         w, b = self._fc1
-        return x[:, 0] @ w + b
+        return x @ w + b
 
     def _emotion_frames(self, emotion, n: int) -> np.ndarray:
         e = np.asarray(emotion, np.float32)
@@ -120,5 +146,8 @@ class _Conv:
                                   axis=2)
         y = cols.reshape(-1, cols.shape[2]) @ self.weight
         y += self.bias
-        np.maximum(y, 0, out=y)
-        return y.reshape(n, cols.shape[1], -1)
+        return _relu(y).reshape(n, cols.shape[1], -1)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0, out=x)

@@ -1,0 +1,1 @@
+"""`make bench`: speed measured as ratios against a baseline run in the same process."""
