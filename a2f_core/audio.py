@@ -14,6 +14,7 @@ import numpy as np
 from .errors import AudioError
 
 SAMPLE_RATE = 16000
+MIN_RATE, MAX_RATE = 1000, 768000  # beyond these a "sample rate" is a corrupt header
 
 try:  # optional: Blender's Python has neither
     import soundfile
@@ -63,8 +64,9 @@ def prepare(samples, sample_rate, source="audio") -> np.ndarray:
         rate = float(sample_rate)
     except (TypeError, ValueError):
         raise AudioError(f"{source}: sample rate must be a number, got {sample_rate!r}") from None
-    if not np.isfinite(rate) or rate <= 0:
-        raise AudioError(f"{source}: invalid sample rate {sample_rate!r}")
+    if not np.isfinite(rate) or not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"{source}: sample rate {sample_rate!r} Hz is outside "
+                         f"{MIN_RATE}..{MAX_RATE} Hz; resample the audio")
     return resample(x, rate, SAMPLE_RATE)
 
 
