@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng libespeak-ng1 flite sox
+APT_PACKAGES := espeak-ng libespeak-ng1 flite libflite1 sox
 
 .PHONY: demo test bench apt
 .DEFAULT_GOAL := test
@@ -55,7 +55,7 @@ bpy-venvs: $(foreach s,$(BPY_SERIES),.venv-bpy-$(s)/stamp)
 test-blender: bpy-venvs
 	@for s in $(BPY_SERIES); do \
 	  echo "== tests/blender on bpy $$s"; \
-	  .venv-bpy-$$s/bin/python -m pytest -q tests/blender || exit 1; \
+	  .venv-bpy-$$s/bin/python -m pytest -q --confcutdir=tests/blender tests/blender || exit 1; \
 	done
 
 addon:

@@ -1,0 +1,128 @@
+"""Headless bakes, one action per audio file.
+
+Inside Blender:  blender -b scene.blend --python blender_addon/batch.py -- --audio A.wav --object Face
+With PyPI bpy:   python blender_addon/batch.py -- --scene scene.blend --audio A.wav --object Face
+
+Several --audio files for one object are laid end to end from the scene's start frame, each an
+action in an NLA strip on the track "a2f"; `--map Face=A.wav,Other=B.wav` gives each object its
+own audio (several --map, or repeated names, chain more files). Any failure prints one line
+and exits with status 1.
+
+Run by path, this file is not part of a package: it puts the folder holding the add-on package
+on sys.path and imports the package by its folder name, so the same file works from the source
+tree (next to a2f_core) and from an installed add-on (with its vendored a2f_core).
+"""
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(_PACKAGE_DIR.parent))
+    _PACKAGE = _PACKAGE_DIR.name
+else:
+    _PACKAGE = __package__
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"a2f batch: error: {message}\n")
+
+
+def _parse(argv):
+    parser = _Parser(
+        prog="batch.py", description="Bake a2f facial animation from audio files, headless.")
+    parser.add_argument("--scene", help="open this .blend first (default: Blender's current file, "
+                        "or a new empty scene under plain Python)")
+    parser.add_argument("--audio", action="append", default=[], help="audio file (repeatable)")
+    parser.add_argument("--object", help="mesh object the --audio files animate")
+    parser.add_argument("--map", action="append", default=[], metavar="OBJ=AUDIO[,OBJ=AUDIO]",
+                        help="per-object audio for several characters (repeatable)")
+    parser.add_argument("--checkpoint", default="", help="checkpoint file (default: bundled model)")
+    parser.add_argument("--emotion", default="", help="e.g. happy or happy=0.8,sad=0.2")
+    parser.add_argument("--fps", type=float, help="set the scene frame rate, e.g. 24 or 29.97")
+    parser.add_argument("--offset-ms", type=float, default=0.0, help="positive: the face lags")
+    parser.add_argument("--vertex-output", choices=("SHAPE_KEYS", "POINT_CACHE"),
+                        default="SHAPE_KEYS", help="output of vertex checkpoints")
+    parser.add_argument("--create-missing-keys", action="store_true",
+                        help="add missing ARKit shape keys as empty keys")
+    parser.add_argument("--save", help="write the result to this .blend")
+    args = parser.parse_args(argv)
+    jobs = {}  # object name -> audio files, in order
+    if args.audio:
+        if not args.object:
+            parser.error("--audio needs --object")
+        jobs.setdefault(args.object, []).extend(args.audio)
+    for entry in ",".join(args.map).split(","):
+        if entry:
+            name, sep, audio = entry.partition("=")
+            if not sep or not name or not audio:
+                parser.error(f"--map entry {entry!r} must be OBJECT=AUDIO")
+            jobs.setdefault(name, []).append(audio)
+    if not jobs:
+        parser.error("give --audio FILE --object NAME, or --map OBJECT=FILE")
+    return args, jobs
+
+
+def _script_args(argv):
+    return argv[argv.index("--") + 1:] if "--" in argv else []
+
+
+def run(args, jobs) -> list:
+    """Bake every job into the current file; returns one summary line per action."""
+    import bpy
+
+    addon = importlib.import_module(_PACKAGE)
+    audio_source = importlib.import_module(f"{addon.__name__}.audio_source")
+    bake = importlib.import_module(f"{addon.__name__}.bake")
+    checkpoints = importlib.import_module(f"{addon.__name__}.checkpoints")
+    compat = importlib.import_module(f"{addon.__name__}.compat")
+    core = importlib.import_module(f"{addon.__name__}.core")
+
+    if args.scene:
+        bpy.ops.wm.open_mainfile(filepath=str(Path(args.scene).resolve()))
+    elif not bpy.app.binary_path:  # the bpy module: start from an empty scene
+        bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    if args.fps:
+        scene.render.fps = max(1, round(args.fps))
+        scene.render.fps_base = scene.render.fps / args.fps
+    checkpoint = checkpoints.load(args.checkpoint)
+    emotion = core.emotions.blend(checkpoint.emotions, core.emotions.parse_emotion_spec(args.emotion))
+    settings = bake.BakeSettings(vertex_output=args.vertex_output,
+                                 create_missing_keys=args.create_missing_keys)
+    lines = []
+    for name, files in jobs.items():
+        obj = scene.objects.get(name)
+        if obj is None:
+            raise core.A2FError(f"no object '{name}' in the scene; objects: "
+                                f"{', '.join(o.name for o in scene.objects) or 'none'}")
+        frame = scene.frame_start
+        for path in files:
+            clip = audio_source.clip_from_file(scene, path, args.offset_ms, frame_first=frame)
+            result = bake.BakeJob(obj, clip, checkpoint, emotion, settings).run()
+            if len(files) > 1 and result.action is not None:
+                compat.push_to_nla(obj.data.shape_keys, "a2f")
+            frame = clip.frame_first + clip.frame_count
+            lines.append(result.summary(clip, obj))
+    if args.save:
+        bpy.ops.wm.save_as_mainfile(filepath=str(Path(args.save).resolve()))
+    return lines
+
+
+def main(argv) -> int:
+    args, jobs = _parse(_script_args(argv))
+    try:
+        for line in run(args, jobs):
+            print(f"a2f: {line}")
+    except Exception as e:  # one line for the user, whatever failed
+        print(f"a2f batch: error: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,7 @@
+"""One operator per module; `classes` is what the add-on registers."""
+
+from .choose_checkpoint import A2F_OT_choose_checkpoint
+from .generate import A2F_OT_generate
+from .mapping_preset import A2F_OT_mapping_preset
+
+classes = (A2F_OT_generate, A2F_OT_mapping_preset, A2F_OT_choose_checkpoint)

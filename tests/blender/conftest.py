@@ -1,0 +1,9 @@
+"""tests/blender run under the .venv-bpy-4.2/4.5/5.0 venvs (`make test-blender`), where the
+PyPI bpy module stands in for Blender; in any other Python there is nothing to collect here."""
+
+import importlib.util
+
+if importlib.util.find_spec("bpy") is None:
+    collect_ignore_glob = ["test_*.py"]
+else:
+    from bpy_fixtures import *  # noqa: F401,F403  (fixtures and hooks)
