@@ -1,0 +1,207 @@
+"""`a2f synth` on real espeak-ng / flite audio: timing, the teacher's face rules, determinism."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from a2f_core.arkit import ARKIT_NAMES
+from a2f_core.audio import SAMPLE_RATE
+from a2f_core.errors import A2FError
+from training.dataset import frame_count, load_dataset
+from training.synth import cli
+from training.synth.demo_head import load_demo_head
+from training.synth.emotion_style import STYLES
+from training.synth.speech import SILENCE, Espeak, Flite
+from training.synth.teacher import TeacherStyle, face_weights
+from training.synth.visemes import phoneme_visemes
+
+FPS = 30.0
+J = {n: i for i, n in enumerate(ARKIT_NAMES)}
+SENTENCE = "Bob bought a big map of Bombay. Papa made more maple bread."
+
+
+@pytest.fixture(scope="module")
+def espeak():
+    return Espeak()
+
+
+@pytest.fixture(scope="module")
+def flite():
+    return Flite()
+
+
+def _synth(tmp_path_factory, name, **options):
+    args = argparse.Namespace(out=str(tmp_path_factory.mktemp(name) / "ds"), minutes=0.3,
+                              kind="weights", languages=["en", "de", "fr", "es", "it", "pt", "nl"],
+                              seed=7, jobs=2, split=0.5, fps=FPS)
+    vars(args).update(options)
+    cli.run(args)
+    return args.out
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return _synth(tmp_path_factory, "a")
+
+
+def _energy_db(samples, times):
+    half = int(0.01 * SAMPLE_RATE)
+    idx = np.clip((np.asarray(times) * SAMPLE_RATE).astype(int), half, len(samples) - half)
+    return np.array([10 * np.log10(np.mean(samples[i - half:i + half] ** 2) + 1e-10) for i in idx])
+
+
+def _vowel_track(phonemes, alphabet, times):
+    vowels = {"aa", "E", "@", "I", "O", "U", "Yu"}
+    track = np.zeros(len(times))
+    for s, e, sym in phonemes:
+        if sym != SILENCE and vowels & set(phoneme_visemes(sym, alphabet)):
+            track[(times >= s) & (times < e)] = 1.0
+    return track
+
+
+@pytest.mark.parametrize("engine", ["espeak", "flite"])
+def test_phoneme_events_align_with_audio_energy(engine, request):
+    speech = (request.getfixturevalue("espeak").synth(SENTENCE, "en", "m3") if engine == "espeak"
+              else request.getfixturevalue("flite").synth(SENTENCE, "slt"))
+    assert speech.phonemes[0][0] == 0 and speech.phonemes[-1][1] == pytest.approx(
+        len(speech.samples) / SAMPLE_RATE, abs=1e-3)
+    times = np.arange(0.0, len(speech.samples) / SAMPLE_RATE, 0.005)
+    db = _energy_db(speech.samples, times)
+    vowels = _vowel_track(speech.phonemes, speech.alphabet, times)
+    silent = np.zeros(len(times), bool)
+    for s, e, sym in speech.phonemes:
+        silent |= (sym == SILENCE) & (times > s + 0.03) & (times < e - 0.03)
+    assert silent.any() and db[vowels > 0].mean() > db[silent].mean() + 25
+    # shifting the phoneme timeline by more than a few frames must make the agreement worse
+    lags = np.arange(-30, 31)  # x 5 ms
+    score = [np.corrcoef(np.roll(vowels, k), db)[0, 1] for k in lags]
+    assert abs(lags[int(np.argmax(score))] * 5) <= 30
+
+
+def _teacher(speech, emotion, seed=0):
+    rng = np.random.default_rng(seed)
+    frames = frame_count(len(speech.samples), FPS)
+    return face_weights(speech.phonemes, speech.alphabet, speech.samples, frames, FPS,
+                        TeacherStyle.draw(emotion, rng), rng)
+
+
+def _frames_in(phonemes, predicate):
+    """For each phoneme matching predicate(symbol), the middle frame of those inside it
+    (before its last 10 ms, where a stop releases)."""
+    out = []
+    for s, e, sym in phonemes:
+        inside = np.arange(np.ceil(s * FPS - 1e-6), np.floor((e - 0.01) * FPS) + 1, dtype=int)
+        if predicate(sym) and len(inside):
+            out.append(int(inside[len(inside) // 2]))
+    return out
+
+
+@pytest.mark.parametrize("emotion", ["neutral", "surprised"])
+def test_bilabials_close_the_lips(espeak, emotion):
+    speech = espeak.synth(SENTENCE, "en", "f2")
+    w = _teacher(speech, emotion)
+    closed = _frames_in(speech.phonemes, lambda s: phoneme_visemes(s, "ipa") == ["PP"])
+    open_ = _frames_in(speech.phonemes, lambda s: phoneme_visemes(s, "ipa")[0] in ("aa", "E"))
+    assert len(closed) >= 8 and len(open_) >= 4
+    gap = w[:, J["jawOpen"]] - w[:, J["mouthClose"]]   # lips meet when mouthClose = jawOpen
+    assert np.all(gap[closed] <= 0.1 * w[closed, J["jawOpen"]] + 1e-3)
+    assert np.all(w[closed, J["mouthPressLeft"]] > 0.15)
+    assert np.median(gap[open_]) > 0.15
+    # on the demo head the same frames bring the lip twins together
+    head = load_demo_head()
+    v = head.pose(w, ARKIT_NAMES)
+    upper, lower = _lip_twins(head)
+    lip_gap_mm = 1000 * np.linalg.norm(v[:, upper] - v[:, lower], axis=2).max(1)
+    assert lip_gap_mm[closed].max() < 1.0 and np.median(lip_gap_mm[open_]) > 5
+
+
+def _lip_twins(head):
+    """Indices of upper-lip vertices and their lower-lip twins (same rest position)."""
+    rest = head.vertices
+    lower = np.arange(len(rest))[np.isin(np.arange(len(rest)), head.lip_vertices)]
+    pairs = [(i, j) for j in lower for i in lower
+             if i < j and np.allclose(rest[i], rest[j])]
+    assert len(pairs) >= 5
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+@pytest.mark.parametrize("emotion", ["neutral", "happy", "sad"])
+def test_silence_rests_at_the_emotion_pose(espeak, emotion):
+    speech = espeak.synth("Maybe.", "en", "m1")
+    pad = np.zeros(SAMPLE_RATE, np.float32)
+    speech.samples = np.concatenate([speech.samples, pad])
+    end = speech.phonemes[-1][1]
+    speech.phonemes[-1][1] = end + 1.0
+    if speech.phonemes[-1][2] != SILENCE:
+        speech.phonemes.append([end, end + 1.0, SILENCE])
+    last_sound = max(e for s, e, sym in speech.phonemes if sym != SILENCE)
+    w = _teacher(speech, emotion)
+    rest = w[int((last_sound + 0.25) * FPS):]
+    offsets = set(STYLES[emotion].offsets)
+    moving = [i for i, n in enumerate(ARKIT_NAMES) if n not in offsets]
+    assert len(rest) > 10 and np.abs(rest[:, moving]).max() < 0.02
+    if offsets:
+        assert rest[:, [J[n] for n in offsets]].min() > 0.0
+    assert w[:, [J["eyeBlinkLeft"], J["eyeBlinkRight"]]].max() == 0.0
+
+
+def test_generated_dataset_validates_and_splits(dataset):
+    ds = load_dataset(dataset)
+    assert ds.kind == "weights" and ds.channel_names == list(ARKIT_NAMES)
+    seconds = sum(len(t.audio()) for t in ds.takes) / SAMPLE_RATE
+    assert 18 <= seconds < 40
+    for take in ds.takes:
+        w = take.targets()
+        assert w.min() >= 0 and w.max() <= 1 and take.meta["emotion"] in STYLES
+    assert ds.split("val") and ds.split("train")
+    train_voices = {(t.meta["synthesiser"], t.meta["language"], t.meta["voice"])
+                    for t in ds.split("train")}
+    assert not {(t.meta["synthesiser"], t.meta["language"], t.meta["voice"])
+                for t in ds.split("val") if t.meta["voice"]} & train_voices
+
+
+def test_same_seed_same_dataset_whatever_the_jobs(dataset, tmp_path_factory):
+    again = _synth(tmp_path_factory, "b", jobs=1)
+    a, b = (json.loads(open(f"{d}/dataset.json").read()) for d in (dataset, again))
+    assert a == b
+    for take in a["takes"]:
+        for key in ("audio", "targets"):
+            assert open(f"{dataset}/{take[key]}", "rb").read() == \
+                open(f"{again}/{take[key]}", "rb").read()
+    other = _synth(tmp_path_factory, "c", seed=8)
+    assert json.loads(open(f"{other}/dataset.json").read())["takes"] != a["takes"]
+
+
+def test_vertex_dataset_uses_the_demo_head(tmp_path_factory):
+    out = _synth(tmp_path_factory, "v", minutes=0.1, kind="vertices")
+    ds = load_dataset(out)
+    head = load_demo_head()
+    assert 2000 <= len(ds.template) <= 6000 and np.allclose(ds.template, head.vertices)
+    assert np.array_equal(ds.lip_vertices, head.lip_vertices)
+    targets = ds.takes[0].targets()
+    assert targets.shape[1:] == ds.template.shape
+    motion = np.abs(targets - ds.template).max(axis=(0, 2))
+    assert motion[ds.lip_vertices].max() > 0.002  # the lips move (metres)
+
+
+def test_refuses_a_non_empty_folder(dataset):
+    args = argparse.Namespace(out=dataset, minutes=0.1, kind="weights", languages=["en"],
+                              seed=0, jobs=1, split=0.0, fps=FPS)
+    with pytest.raises(A2FError, match="not an empty folder"):
+        cli.run(args)
+    args.languages = ["xx"]
+    with pytest.raises(A2FError, match="xx"):
+        cli.run(args)
+
+
+def test_loads_in_the_trainers_loader(dataset):
+    torch = pytest.importorskip("torch")
+    from a2f_core.config import ModelConfig
+    from training.batches import prepare_take
+    ds = load_dataset(dataset)
+    take = ds.takes[0]
+    data = prepare_take(take, ds.fps, ds.kind, ds.template, ModelConfig(), row0=0)
+    assert data.targets.shape == (len(take.targets()), 52) and data.targets.dtype == torch.float32
+    assert torch.isfinite(data.grid).all()

@@ -1,0 +1,196 @@
+"""Training: the loss falls, runs resume exactly, checkpoints survive being killed, bad input
+is refused, and the shared-formant batches match per-window evaluation."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from a2f_core.checkpoint import load_checkpoint
+from a2f_core.errors import A2FError, DatasetError
+from a2f_core.features import GridFeatures, window_starts
+from a2f_core.model import A2FNet
+from training.batches import interpolate, make_batch, prepare_take
+from training.dataset import load_dataset, write_dataset_json
+from training.toy_dataset import CHANNELS, write_toy_dataset
+from training.train import learning_rate, train
+from training.train_config import TrainConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.toml"
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    write_toy_dataset(root, takes=4, seconds=2.0)
+    return root
+
+
+def tiny(**changes) -> TrainConfig:
+    return load_config(TINY, **changes)
+
+
+def test_loss_decreases_and_run_dir_is_complete(toy, tmp_path):
+    out = tmp_path / "run"
+    result = train(tiny(steps=160, log_every=40, val_every=80, checkpoint_every=80), toy, out)
+    records = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+    train_pos = [r["train/position"] for r in records if "train/position" in r]
+    val_pos = [r["val/position"] for r in records if "val/position" in r]
+    assert train_pos[-1] < 0.8 * train_pos[0]
+    assert val_pos[-1] < val_pos[0]
+    assert all(r["frames_per_second"] > 0 for r in records if "frames_per_second" in r)
+    assert result.step == 160 and not result.interrupted
+    assert json.loads((out / "config.json").read_text())["train"]["steps"] == 160
+    assert (out / "loss.png").stat().st_size > 1000
+    assert list(out.glob("events.out.tfevents.*"))
+    ckpt = load_checkpoint(out / "last.safetensors")
+    assert ckpt.fps == 30.0 and ckpt.channel_names == CHANNELS
+    assert ckpt.tensors["training.emotion_table"].shape == (3 * 60, 4)
+    assert [t["row0"] for t in ckpt.meta["training"]["takes"]] == [0, 60, 120]
+    assert load_checkpoint(out / "best.safetensors").meta["provenance"]["best_val_position"] == \
+        pytest.approx(min(val_pos))
+
+
+def test_vertex_dataset_trains_and_stores_template(tmp_path):
+    write_toy_dataset(tmp_path / "data", kind="vertices", takes=2, seconds=1.0)
+    train(tiny(steps=3), tmp_path / "data", tmp_path / "run")
+    ckpt = load_checkpoint(tmp_path / "run" / "last.safetensors")
+    assert ckpt.kind == "vertices"
+    np.testing.assert_array_equal(ckpt.template, load_dataset(tmp_path / "data").template)
+
+
+def test_resume_continues_exactly(toy, tmp_path):
+    config = tiny(steps=8, checkpoint_every=4, log_every=2, val_every=4)
+    straight = train(config, toy, tmp_path / "a")
+    stopped_at = [0]
+    stopped = train(config, toy, tmp_path / "b", abort_fn=lambda: stopped_at[0] >= 5,
+                    progress_fn=lambda step, total: stopped_at.__setitem__(0, step))
+    assert stopped.interrupted and stopped.step == 5
+    resumed = train(None, toy, tmp_path / "b", resume=True)
+    assert resumed.step == 8
+    for name, value in straight.tensors.items():
+        np.testing.assert_array_equal(resumed.tensors[name], value, err_msg=name)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "stats.jsonl").open()]
+    assert steps == [json.loads(line)["step"] for line in (tmp_path / "a" / "stats.jsonl").open()]
+
+
+def test_resume_refuses_a_changed_config_and_a_fresh_run_refuses_an_old_dir(toy, tmp_path):
+    train(tiny(steps=2), toy, tmp_path / "run")
+    with pytest.raises(A2FError, match="differs"):
+        train(tiny(steps=3), toy, tmp_path / "run", resume=True)
+    with pytest.raises(A2FError, match="--resume"):
+        train(tiny(steps=2), toy, tmp_path / "run")
+
+
+def test_killed_training_leaves_loadable_checkpoints_and_resumes(toy, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "training.train", "--data", str(toy), "--out", str(out),
+           "--config", str(TINY), "--steps", "60"]
+    # checkpoint every step (via a config copy) so the kill lands during or between writes
+    config = tmp_path / "every_step.toml"
+    config.write_text(TINY.read_text().replace("checkpoint_every = 100", "checkpoint_every = 1"))
+    cmd[cmd.index(str(TINY))] = str(config)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not (out / "resume.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = sorted(p.name for p in out.glob("*.safetensors"))
+    assert "last.safetensors" in written
+    for name in written:
+        load_checkpoint(out / name)
+    step = torch.load(out / "resume.pt", weights_only=True)["step"]
+    assert 0 < step < 60
+    done = subprocess.run([sys.executable, "-m", "training.train", "--out", str(out), "--resume"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint(out / "last.safetensors").meta["provenance"]["steps"] == 60
+
+
+def test_sigint_saves_and_exits_130(toy, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "training.train", "--data", str(toy), "--out",
+                             str(out), "--config", str(TINY), "--steps", "100000"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 60
+    while not (out / "config.json").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "--resume" in stdout
+    assert torch.load(out / "resume.pt", weights_only=True)["step"] > 0
+
+
+def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):
+    with pytest.raises(DatasetError, match="dataset.json"):
+        train(tiny(steps=1), tmp_path / "nowhere", tmp_path / "run1")
+    write_dataset_json(tmp_path / "empty", fps=30, kind="weights", takes=[],
+                       channel_names=CHANNELS)
+    with pytest.raises(DatasetError, match="no takes"):
+        train(tiny(steps=1), tmp_path / "empty", tmp_path / "run2")
+    with pytest.raises(DatasetError, match="fewer than one minibatch"):
+        train(tiny(steps=1, batch_runs=50), toy, tmp_path / "run3")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nlearning_rat = 1\n")
+    with pytest.raises(A2FError, match="unknown keys"):
+        load_config(bad)
+    with pytest.raises(A2FError, match="run_frames"):
+        TrainConfig(run_frames=1)
+
+
+def test_cli_reports_errors_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "training.train", "--data", str(tmp_path),
+                           "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "dataset.json" in done.stderr
+
+
+def test_learning_rate_ramps_up_and_down_smoothly():
+    config = TrainConfig(learning_rate=1.0, rampup_fraction=0.1, rampdown_fraction=0.5)
+    lrs = np.array([learning_rate(s, 1000, config) for s in range(1000)])
+    assert lrs[0] == pytest.approx(np.exp(-5))
+    assert np.all(np.diff(lrs[:100]) > 0) and lrs[100:500].min() == 1.0
+    assert np.all(np.diff(lrs[500:]) < 0) and lrs[-1] < 1e-4
+    assert np.abs(np.diff(lrs)).max() < 0.1
+
+
+def test_shared_formant_batch_matches_per_window_evaluation(toy):
+    dataset = load_dataset(toy)
+    config = tiny().model_config("weights", len(CHANNELS))
+    takes = [prepare_take(t, dataset.fps, "weights", None, config, 60 * i)
+             for i, t in enumerate(dataset.split("train"))]
+    runs, shifts = [(0, 0, 5), (2, 40, 7)], [-0.5, 0.3]
+    batch = make_batch(takes, runs, shifts, dataset.fps, config)
+    torch.manual_seed(0)
+    net = A2FNet(config).eval()
+    e = torch.randn(len(batch.targets), config.emotion_dim)
+    shared = net.forward_grid(batch.grid, batch.starts, e)
+    windows, targets = [], []
+    for (i, first, length), shift in zip(runs, shifts):
+        features = GridFeatures(dataset.split("train")[i].audio(), config)
+        for s in window_starts(length, dataset.fps, (first + shift) / dataset.fps, config):
+            windows.append(features.frames(int(s), int(s) + config.window_frames))
+        targets.append(interpolate(takes[i].targets, first + shift + np.arange(length)))
+    naive = net(torch.from_numpy(np.stack(windows)), e)
+    torch.testing.assert_close(shared, naive, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(batch.targets, torch.cat(targets))
+    assert batch.rows.tolist() == list(range(0, 5)) + list(range(160, 167))
+    assert batch.pair0.tolist() == [0, 1, 2, 3] + [5, 6, 7, 8, 9, 10]
+
+
+def test_interpolate_is_linear_and_held_at_the_ends():
+    y = torch.tensor([[0.0], [10.0], [20.0]])
+    out = interpolate(y, np.array([-0.5, 0.25, 1.5, 2.4]))
+    assert out[:, 0].tolist() == pytest.approx([0.0, 2.5, 15.0, 20.0])

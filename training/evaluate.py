@@ -1,0 +1,192 @@
+"""`a2f eval --checkpoint C --data DIR`: a checkpoint's metrics on a dataset, plus curve plots.
+
+Inference goes through a2f_core.infer.Animator, the same numpy path the add-on and `a2f infer`
+use, so the numbers describe what users get. Metrics (definitions in training/metrics.py):
+
+    position_mse       mean squared error of weights / vertex offsets (the training P)
+    weight_mae         mean absolute weight error                        (weights data)
+    lip_vertex_error   per frame the max Euclidean error over lip vertices, averaged (vertices)
+    motion_mse         mean squared error of frame-to-frame motion (the training M)
+    bilabial_closure   fraction of p/b/m phonemes whose predicted lips close (target rate beside)
+    rest_in_silence    error in frames well inside pauses, where the face should rest
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from a2f_core.audio import SAMPLE_RATE
+from a2f_core.checkpoint import load_checkpoint
+from a2f_core.emotions import blend, parse_emotion_spec
+from a2f_core.errors import A2FError
+from a2f_core.infer import Animator
+from training import metrics
+from training.dataset import load_dataset
+
+
+def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=None,
+             plot_takes=3) -> dict:
+    """Metrics dict for `split` ('train', 'val', or None: val if the dataset has one, else all);
+    with out_dir, also writes metrics.json and curve plots there."""
+    ckpt = load_checkpoint(checkpoint_path)
+    dataset = load_dataset(data_dir)
+    check_compatible(ckpt, dataset)
+    takes = dataset.split(split) if split else (dataset.split("val") or dataset.takes)
+    if not takes:
+        raise A2FError(f"{data_dir}: no takes in the {split!r} split")
+    animator = Animator(ckpt)
+    vector = blend(ckpt.emotions, parse_emotion_spec(emotion))
+    totals, notes, curves = {}, [], []
+    closure = _ClosureRule(ckpt, dataset, notes)
+    for take in takes:
+        samples = take.audio()
+        target = take.targets()
+        pred = animator.animate(samples, dataset.fps, vector)
+        n = min(len(pred), len(target))
+        pred, target = pred[:n], target[:n]
+        if dataset.kind == "vertices":
+            target = target - dataset.template
+        phonemes = take.meta.get("phonemes")
+        pieces = {"position_mse": metrics.position(pred, target),
+                  "motion_mse": metrics.motion(pred, target),
+                  "rest_in_silence": metrics.rest_in_silence(
+                      pred, target, metrics.silent_frames(n, dataset.fps, phonemes, samples,
+                                                          SAMPLE_RATE))}
+        if dataset.kind == "weights":
+            pieces["weight_mae"] = metrics.weight_mae(pred, target)
+        else:
+            pieces["lip_vertex_error"] = metrics.lip_vertex_error(pred, target,
+                                                                  dataset.lip_vertices)
+        for key, (total, count) in pieces.items():
+            s, c = totals.get(key, (0.0, 0))
+            totals[key] = (s + total, c + count)
+        if phonemes:
+            closure.add(pred, target, phonemes, dataset.fps)
+        if len(curves) < plot_takes:
+            curves.append((take.name, pred.reshape(n, -1), target.reshape(n, -1)))
+    result = {k: (s / c if c else None) for k, (s, c) in totals.items()}
+    result.update(closure.summary())
+    if not any(t.meta.get("phonemes") for t in takes):
+        notes.append("no phoneme timings in these takes: bilabial closure not measured")
+    result.update(checkpoint=str(checkpoint_path), data=str(data_dir), emotion=emotion,
+                  takes=len(takes), split=split or ("val" if dataset.split("val") else "all"),
+                  notes=notes)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+        plot_curves(curves, _column_names(ckpt, dataset), dataset.fps, out_dir)
+    return result
+
+
+class _ClosureRule:
+    """Counts bilabial closures with the lip-gap rule the data supports (see metrics.py)."""
+
+    def __init__(self, ckpt, dataset, notes):
+        self.kind, self.names, self.template = dataset.kind, dataset.channel_names, dataset.template
+        self.upper = dataset.info.get("upper_lip_vertices")
+        self.lower = dataset.info.get("lower_lip_vertices")
+        self.closed = self.closed_target = self.count = 0
+        self.usable = True
+        if self.kind == "weights" and metrics.weights_lip_gap(
+                np.zeros((1, len(self.names))), self.names) is None:
+            notes.append("no jawOpen/mouthClose channels: bilabial closure not measured")
+            self.usable = False
+        if self.kind == "vertices" and not (self.upper and self.lower):
+            notes.append("dataset.json has no upper_lip_vertices/lower_lip_vertices: "
+                         "bilabial closure not measured")
+            self.usable = False
+
+    def add(self, pred, target, phonemes, fps):
+        if not self.usable:
+            return
+        if self.kind == "weights":
+            gap_p = metrics.weights_lip_gap(pred, self.names)
+            gap_t = metrics.weights_lip_gap(target, self.names)
+            threshold = metrics.LIP_GAP_CLOSED
+        else:
+            gap_p = metrics.vertex_lip_gap(pred + self.template, self.upper, self.lower)
+            gap_t = metrics.vertex_lip_gap(target + self.template, self.upper, self.lower)
+            lo, hi = np.percentile(gap_t, [5, 95])
+            threshold = lo + metrics.VERTEX_CLOSED_FRACTION * (hi - lo)
+        p, t, n = metrics.bilabial_closures(gap_p, gap_t, phonemes, fps, threshold)
+        self.closed, self.closed_target, self.count = (self.closed + p, self.closed_target + t,
+                                                       self.count + n)
+
+    def summary(self) -> dict:
+        if not self.usable or not self.count:
+            return {"bilabial_closure": None, "bilabial_closure_target": None,
+                    "bilabial_phonemes": self.count}
+        return {"bilabial_closure": self.closed / self.count,
+                "bilabial_closure_target": self.closed_target / self.count,
+                "bilabial_phonemes": self.count}
+
+
+def check_compatible(ckpt, dataset):
+    """Refuse a dataset whose outputs do not line up with the checkpoint's."""
+    if ckpt.kind != dataset.kind:
+        raise A2FError(f"checkpoint outputs {ckpt.kind} but the dataset holds {dataset.kind}")
+    if ckpt.kind == "weights" and ckpt.channel_names != dataset.channel_names:
+        raise A2FError("checkpoint channel names differ from the dataset's; evaluate on data "
+                       "with the same channels in the same order")
+    if ckpt.kind == "vertices" and ckpt.template.shape != dataset.template.shape:
+        raise A2FError(f"checkpoint template has {len(ckpt.template)} vertices, the dataset "
+                       f"{len(dataset.template)}")
+
+
+def _column_names(ckpt, dataset):
+    if dataset.kind == "weights":
+        return list(dataset.channel_names)
+    return [f"v{i}.{axis}" for i in range(len(dataset.template)) for axis in "xyz"]
+
+
+def plot_curves(curves, names, fps, out_dir, channels=4):
+    """One PNG per take: predicted (solid) vs target (dashed) for its most active columns."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    for take, pred, target in curves:
+        columns = np.argsort(target.var(axis=0))[::-1][:channels]
+        fig, axes = plt.subplots(len(columns), 1, figsize=(10, 1.8 * len(columns)), sharex=True,
+                                 squeeze=False)
+        t = np.arange(len(pred)) / fps
+        for ax, c in zip(axes[:, 0], columns):
+            ax.plot(t, target[:, c], "k--", lw=1, label="target")
+            ax.plot(t, pred[:, c], "C1", lw=1.2, label="predicted")
+            ax.set_ylabel(names[c], rotation=0, ha="right", fontsize=8)
+        axes[0, 0].legend(loc="upper right", fontsize=8)
+        axes[-1, 0].set_xlabel("seconds")
+        fig.suptitle(take)
+        fig.tight_layout()
+        fig.savefig(Path(out_dir) / f"curves_{take}.png", dpi=80)
+        plt.close(fig)
+
+
+def format_table(result: dict) -> str:
+    rows = [(k, result[k]) for k in ("position_mse", "weight_mae", "lip_vertex_error",
+                                     "motion_mse", "bilabial_closure", "bilabial_closure_target",
+                                     "rest_in_silence") if k in result]
+    lines = [f"{'metric':<26}{'value':>12}"]
+    lines += [f"{k:<26}{('n/a' if v is None else f'{v:.5g}'):>12}" for k, v in rows]
+    lines += [f"note: {n}" for n in result["notes"]]
+    return "\n".join(lines)
+
+
+def add_arguments(parser):
+    parser.add_argument("--checkpoint", required=True, help="a2f checkpoint (.safetensors)")
+    parser.add_argument("--data", required=True, help="dataset folder (dataset.json)")
+    parser.add_argument("--split", choices=("train", "val"),
+                        help="takes to measure (default: val if present, else all)")
+    parser.add_argument("--emotion", default="neutral", help="NAME[=WEIGHT],... (default neutral)")
+    parser.add_argument("--out", help="folder for metrics.json and plots "
+                                      "(default: eval_<checkpoint name> beside the checkpoint)")
+    parser.add_argument("--plot-takes", type=int, default=3, help="takes to plot (default 3)")
+
+
+def run(args) -> int:
+    out = Path(args.out or Path(args.checkpoint).with_name(f"eval_{Path(args.checkpoint).stem}"))
+    result = evaluate(args.checkpoint, args.data, args.split, args.emotion, out, args.plot_takes)
+    print(format_table(result))
+    print(f"wrote {out / 'metrics.json'} and plots in {out}")
+    return 0

@@ -1,0 +1,120 @@
+"""The run directory: what a training run leaves behind, and the state that resumes it.
+
+    RUN_DIR/config.json          resolved TrainConfig + data folder + world size
+    RUN_DIR/stats.jsonl          one JSON line per logged step (train losses, lr, frames/s, val)
+    RUN_DIR/events.out.tfevents* TensorBoard scalars (same numbers)
+    RUN_DIR/loss.png             loss curves, redrawn at every validation
+    RUN_DIR/last.safetensors     newest model (a2f checkpoint, loads with numpy)
+    RUN_DIR/best.safetensors     model with the lowest validation position loss so far
+    RUN_DIR/resume.pt            model, emotion table, optimiser, normalisers and step
+
+Every file that matters is written to a temporary name and renamed into place, so killing the
+process at any instant leaves either the previous or the new version, never a torn one.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from a2f_core.errors import A2FError
+
+CONFIG, STATS, PLOT, RESUME = "config.json", "stats.jsonl", "loss.png", "resume.pt"
+LAST, BEST = "last.safetensors", "best.safetensors"
+
+
+class RunDir:
+    def __init__(self, path, resume: bool):
+        self.path = Path(path)
+        if resume and not (self.path / RESUME).is_file():
+            raise A2FError(f"--resume: {self.path / RESUME} not found; start a new run without "
+                           "--resume or point --out at an interrupted run")
+        if not resume and (self.path / RESUME).exists():
+            raise A2FError(f"{self.path} already holds a training run; add --resume to continue "
+                           "it or choose another --out")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._writer = None
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_config(self, config: dict):
+        atomic_write_bytes(self.file(CONFIG), json.dumps(config, indent=1).encode())
+
+    def read_config(self) -> dict:
+        return json.loads(self.file(CONFIG).read_text())
+
+    def stats(self) -> list:
+        path = self.file(STATS)
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def truncate_stats(self, step: int):
+        """Drop records after `step`: a resumed run rewrites them instead of duplicating them."""
+        kept = [r for r in self.stats() if r["step"] <= step]
+        atomic_write_bytes(self.file(STATS), "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+    def log(self, record: dict):
+        """Append one stats.jsonl line and the same scalars to TensorBoard."""
+        with open(self.file(STATS), "a") as f:
+            f.write(json.dumps(record) + "\n")
+        for key, value in record.items():
+            if key != "step" and isinstance(value, (int, float)):
+                self._tensorboard(record["step"]).add_scalar(key, value, record["step"])
+        self._writer.flush()
+
+    def _tensorboard(self, step: int):
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+            # purge_step hides events a crashed run wrote after the step we resumed from
+            self._writer = SummaryWriter(str(self.path), purge_step=step)
+        return self._writer
+
+    def plot(self):
+        """Redraw loss.png from stats.jsonl (atomically, so a viewer never sees half a PNG)."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        records = self.stats()
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for key in ("train/position", "train/motion", "val/position", "val/motion"):
+            points = [(r["step"], r[key]) for r in records if key in r]
+            if points:
+                ax.plot(*zip(*points), label=key, marker="." if key.startswith("val") else None)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss (MSE)")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fd, tmp = tempfile.mkstemp(suffix=".png", dir=self.path)
+        os.close(fd)
+        fig.savefig(tmp, dpi=80)
+        plt.close(fig)
+        os.replace(tmp, self.file(PLOT))
+
+    def save_resume(self, state: dict):
+        fd, tmp = tempfile.mkstemp(prefix=".resume.", dir=self.path)
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, self.file(RESUME))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load_resume(self) -> dict:
+        # weights_only: the unpickler accepts tensors and plain containers, never arbitrary code
+        return torch.load(self.file(RESUME), map_location="cpu", weights_only=True)
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.close()
+
+
+def atomic_write_bytes(path: Path, data: bytes):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

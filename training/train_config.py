@@ -1,0 +1,102 @@
+"""Every knob of a training run in one dataclass, loadable from TOML and saved with the run.
+
+Defaults are the Karras et al. 2017 recipe (SPEC.md Part 1); `configs/*.toml` hold named presets.
+"""
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from a2f_core.config import ModelConfig
+from a2f_core.errors import A2FError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # --- length of training: exactly one of epochs / steps is used (steps wins when set) ---
+    epochs: float = 300.0          # passes over the training frames (paper: hundreds of epochs)
+    steps: int = 0                 # optimiser steps; 0 means derive from epochs
+    # --- minibatches: short runs of consecutive frames share one formant pass ---
+    run_frames: int = 26           # R consecutive frames per run; R - 1 adjacent pairs per run
+    batch_runs: int = 2            # runs per minibatch per process: 2 x 25 = 50 pairs (paper: 50)
+    time_shift_frames: float = 0.5  # each run is shifted by U[-s, s) frames, targets interpolated
+    # --- model (ModelConfig fields; the defaults are the paper's network) ---
+    emotion_dim: int = 16          # E, learned emotion vector length (paper: 16 or 24)
+    formant_channels: tuple = (72, 108, 162, 243, 256)  # formant conv widths; shrink only for tests
+    articulation_channels: int = 256  # articulation conv width
+    hidden_size: int = 150         # first output layer width = PCA components kept
+    emotion_init_std: float = 0.01  # std of the Gaussian init of the per-frame emotion table
+    # --- optimiser: Adam with ramp-up and smooth ramp-down ---
+    learning_rate: float = 1e-3    # peak learning rate
+    adam_beta1: float = 0.9        # Adam first-moment decay
+    adam_beta2: float = 0.99       # Adam second-moment decay (paper: 0.99, not torch's 0.999)
+    adam_eps: float = 1e-8         # Adam epsilon
+    rampup_fraction: float = 0.05  # first part of training where lr rises as exp(-5 (1 - t)^2)
+    rampdown_fraction: float = 0.3  # last part of training where lr falls as a half cosine to 0
+    # --- bookkeeping ---
+    val_every: int = 500           # steps between validations on the held-out split
+    checkpoint_every: int = 500    # steps between last/best checkpoints and resume states
+    log_every: int = 50            # steps between stats.jsonl / TensorBoard records
+    seed: int = 0                  # all randomness (init, batches, shifts, noise) derives from it
+    device: str = "cpu"            # 'cpu' or 'cuda' (torchrun picks cuda:LOCAL_RANK)
+
+    def __post_init__(self):
+        object.__setattr__(self, "formant_channels", tuple(self.formant_channels))
+        problems = [
+            (self.run_frames < 2, "run_frames must be at least 2 (one adjacent pair)"),
+            (self.batch_runs < 1, "batch_runs must be at least 1"),
+            (not 0 <= self.time_shift_frames <= 0.5, "time_shift_frames must be in [0, 0.5]"),
+            (self.steps < 0 or self.epochs < 0, "steps and epochs must not be negative"),
+            (self.steps == 0 and self.epochs == 0, "set steps or epochs above 0"),
+            (not 0 <= self.rampup_fraction + self.rampdown_fraction <= 1,
+             "rampup_fraction + rampdown_fraction must lie in [0, 1]"),
+            (min(self.val_every, self.checkpoint_every, self.log_every) < 1,
+             "val_every, checkpoint_every and log_every must be at least 1"),
+            (self.device not in ("cpu", "cuda"), f"device must be 'cpu' or 'cuda', not {self.device!r}"),
+        ]
+        for bad, message in problems:
+            if bad:
+                raise A2FError(f"training config: {message}")
+
+    def model_config(self, output_kind: str, output_size: int) -> ModelConfig:
+        """The network shape for a dataset with `output_size` values per frame."""
+        return ModelConfig(output_kind, output_size, self.emotion_dim,
+                           formant_channels=self.formant_channels,
+                           articulation_channels=self.articulation_channels,
+                           hidden_size=self.hidden_size)
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        return self.steps or max(1, math.ceil(self.epochs * steps_per_epoch))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["formant_channels"] = list(self.formant_channels)
+        return d
+
+    def replace(self, **changes) -> "TrainConfig":
+        return TrainConfig(**{**asdict(self), **changes})
+
+
+def load_config(path=None, **overrides) -> TrainConfig:
+    """TrainConfig from a TOML file (flat keys, or under a [train] table) plus overrides."""
+    values = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text())
+        except OSError as e:
+            raise A2FError(f"cannot read training config {path}: {e.strerror or e}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise A2FError(f"training config {path} is not valid TOML: {e}") from None
+        values = values.get("train", values)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise A2FError(f"training config {path or ''}: unknown keys {unknown}; "
+                       f"known keys are listed in docs/training.md")
+    try:
+        return TrainConfig(**values)
+    except TypeError as e:
+        raise A2FError(f"training config {path or ''}: {e}") from None
