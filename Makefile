@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libespeak-ng1 flite libflite1 sox
 
-.PHONY: demo test bench apt
+.PHONY: demo test bench apt venv
 .DEFAULT_GOAL := test
 
 apt:
@@ -23,12 +23,12 @@ $(VENV)/stamp: pyproject.toml
 
 venv: apt $(VENV)/stamp
 
-test: venv
+test: venv .venv-bpy-4.5/stamp
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) test-blender
 
-demo: venv
-	$(BIN)/python -m training.demo
+demo: venv .venv-bpy-4.5/stamp
+	$(BIN)/python -m training.demo --checkpoint a2f_core/models/default_weights.safetensors
 
 bench: venv
 	$(BIN)/python -m bench.run
