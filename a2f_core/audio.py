@@ -5,6 +5,7 @@ add-on hands over samples read by Blender's own `aud`, and PCM WAV falls back to
 library plus numpy resampling.
 """
 
+import contextlib
 import os
 import wave
 from pathlib import Path
@@ -26,19 +27,120 @@ except ImportError:  # pragma: no cover - exercised in the Blender test venvs
     soxr = None
 
 
+BLOCK_SECONDS = 10.0  # AudioFile decodes this much at a time: memory per block, not per file
+
+
 def load_audio(path) -> np.ndarray:
     """Read an audio file as (N,) float32 mono samples at 16 kHz."""
+    if soundfile is not None and soxr is not None:
+        audio = AudioFile(path)
+        return audio[0:len(audio)]
     path = Path(path)
     _check_readable(path)
     if soundfile is not None:
         try:
             samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
         except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
-            raise AudioError(f"cannot read audio {path}: {_first_line(e)}; "
-                             "convert it to WAV or FLAC") from None
+            raise _unreadable(path, e) from None
     else:
         samples, rate = _read_pcm_wav(path)
     return prepare(samples, rate, source=str(path))
+
+
+def open_audio(path):
+    """Samples of a file to animate: streamed (`AudioFile`) where soundfile and soxr are
+    installed, else the whole file as an array."""
+    return AudioFile(path) if soundfile is not None and soxr is not None else load_audio(path)
+
+
+class AudioFile:
+    """A file's samples, mono float32 at 16 kHz, decoded block by block (soundfile + soxr).
+
+    It stands in for the (N,) array wherever features read samples: len() and slices, which
+    must move forward (each starts at or after the previous start, as the feature passes read).
+    A slice starting earlier restarts decoding from the top, so the loudness pass and the
+    feature pass each stream the file once and an hour never sits in memory (as one array at
+    44.1 kHz stereo it would be 1.3 GB). Blocks are mixed and checked as `prepare` does, and
+    soxr's stream gives the same samples as its one-shot call: `load_audio` is this, whole.
+    """
+
+    def __init__(self, path, block_seconds: float = BLOCK_SECONDS):
+        self.path = Path(path)
+        _check_readable(self.path)
+        try:
+            with _native_stderr_silenced():
+                info = soundfile.info(str(self.path))
+        except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
+            raise _unreadable(self.path, e) from None
+        if info.channels <= 0:
+            raise AudioError(f"{self.path} has no audio channels")
+        if not MIN_RATE <= info.samplerate <= MAX_RATE:
+            raise AudioError(f"{self.path}: sample rate {info.samplerate} Hz is outside "
+                             f"{MIN_RATE}..{MAX_RATE} Hz; resample the audio")
+        if info.frames <= 0:
+            raise AudioError(f"{self.path} contains no audio samples; check the file or strip")
+        self.rate = info.samplerate
+        self._block = max(1, int(block_seconds * self.rate))
+        self._length = int(info.frames * SAMPLE_RATE / self.rate + 0.5)  # soxr's output length
+        self._restart()
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        lo, hi, step = key.indices(self._length)
+        if step != 1:
+            raise IndexError("AudioFile slices have step 1")
+        hi = max(lo, hi)
+        if lo < self._start:
+            self._restart()
+        blocks, have = [self._buffer], self._start + len(self._buffer)
+        while have < hi:
+            block = next(self._blocks, None)
+            if block is None:  # fewer samples than the header promised: the rest is silence
+                block = np.zeros(hi - have, np.float32)
+            blocks.append(block)
+            have += len(block)
+        self._buffer = np.concatenate(blocks)[lo - self._start:]
+        self._start = lo
+        return self._buffer[:hi - lo].copy()
+
+    def _restart(self):
+        self._start, self._buffer, self._blocks = 0, np.zeros(0, np.float32), self._decode()
+
+    def _decode(self):
+        """Yield the whole file as float32 16 kHz mono blocks."""
+        stream = (None if self.rate == SAMPLE_RATE else
+                  soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
+        try:
+            with soundfile.SoundFile(str(self.path)) as f:
+                while True:
+                    block = f.read(self._block, dtype="float32", always_2d=True)
+                    x = _checked(_mono(block, str(self.path)), str(self.path))
+                    last = len(block) < self._block
+                    yield stream.resample_chunk(x, last=last) if stream else x
+                    if last:
+                        return
+        except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
+            raise _unreadable(self.path, e) from None
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Hide what C decoders print while probing a file: libsndfile's mpg123 writes 'Note: Illegal
+    Audio-MPEG-Header' lines for any non-mp3 named .mp3, before our own one-line error."""
+    try:
+        saved = os.dup(2)  # the C library writes to fd 2, whatever sys.stderr is
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def prepare(samples, sample_rate, source="audio") -> np.ndarray:
@@ -46,20 +148,10 @@ def prepare(samples, sample_rate, source="audio") -> np.ndarray:
 
     All-silent audio is valid (it animates a resting face); empty or non-finite audio is not.
     """
-    x = np.asarray(samples)
-    if x.ndim == 2:
-        if x.shape[1] == 0:
-            raise AudioError(f"{source} has no audio channels")
-        x = x.mean(axis=1, dtype=np.float64) if x.shape[1] > 1 else x[:, 0]
-    elif x.ndim != 1:
-        raise AudioError(f"{source}: expected (samples,) or (samples, channels), got shape {x.shape}")
+    x = _mono(np.asarray(samples), source)
     if x.size == 0:
         raise AudioError(f"{source} contains no audio samples; check the file or strip")
-    if not np.issubdtype(x.dtype, np.number):
-        raise AudioError(f"{source}: samples must be numbers, got {x.dtype}")
-    x = x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
-        raise AudioError(f"{source} contains NaN or infinite samples; re-export it as PCM audio")
+    x = _checked(x, source)
     try:
         rate = float(sample_rate)
     except (TypeError, ValueError):
@@ -68,6 +160,27 @@ def prepare(samples, sample_rate, source="audio") -> np.ndarray:
         raise AudioError(f"{source}: sample rate {sample_rate!r} Hz is outside "
                          f"{MIN_RATE}..{MAX_RATE} Hz; resample the audio")
     return resample(x, rate, SAMPLE_RATE)
+
+
+def _mono(x: np.ndarray, source: str) -> np.ndarray:
+    """(N,) or (N, channels) -> (N,): the mean of the channels."""
+    if x.ndim == 2:
+        if x.shape[1] == 0:
+            raise AudioError(f"{source} has no audio channels")
+        return x.mean(axis=1, dtype=np.float64) if x.shape[1] > 1 else x[:, 0]
+    if x.ndim != 1:
+        raise AudioError(f"{source}: expected (samples,) or (samples, channels), got shape {x.shape}")
+    return x
+
+
+def _checked(x: np.ndarray, source: str) -> np.ndarray:
+    """x as float32, refusing samples that are not finite numbers."""
+    if not np.issubdtype(x.dtype, np.number):
+        raise AudioError(f"{source}: samples must be numbers, got {x.dtype}")
+    x = x.astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
+        raise AudioError(f"{source} contains NaN or infinite samples; re-export it as PCM audio")
+    return x
 
 
 def resample(samples: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
@@ -119,6 +232,14 @@ def _read_pcm_wav(path: Path):
 
 
 def _check_readable(path: Path):
+    try:
+        _check_file(path)
+    except PermissionError:  # a folder on the way cannot be entered
+        raise AudioError(f"no permission to reach audio file {path}; check the folder's "
+                         "permissions") from None
+
+
+def _check_file(path: Path):
     if not path.exists():
         raise AudioError(f"audio file {path} does not exist")
     if path.is_dir():
@@ -127,6 +248,14 @@ def _check_readable(path: Path):
         raise AudioError(f"no permission to read audio file {path}")
     if path.stat().st_size == 0:
         raise AudioError(f"audio file {path} is empty (0 bytes)")
+
+
+def _unreadable(path: Path, error: Exception) -> AudioError:
+    reason = _first_line(error)
+    if "does not exist or is not a regular file" in reason:
+        # libsndfile's words for a file its decoders all refused; the file itself is there
+        reason = "format not recognised"
+    return AudioError(f"cannot read audio {path}: {reason}; convert it to WAV or FLAC")
 
 
 def _first_line(error: Exception) -> str:

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .audio import AudioFile
 from .config import ModelConfig
 
 TARGET_RMS = 0.1        # active speech level after normalisation (-20 dBFS)
@@ -51,20 +52,35 @@ def windowed(frames: np.ndarray) -> np.ndarray:
 
 
 def autocorrelation(frames: np.ndarray, lags: int) -> np.ndarray:
-    """(N, L) raw frames -> (N, lags) float32 autocorrelation of the windowed frames."""
+    """(N, L) raw frames -> (N, lags) float32 autocorrelation of the windowed frames.
+
+    The FFT needs only L + lags - 1 points for the lags to be exact (288, not 512, for 256
+    and 32); numpy before 2.0 computes every FFT in float64, so its size is most of the cost.
+    """
     x = windowed(frames)
-    length = frames.shape[1]
-    n_fft = 1 << (length + lags - 1).bit_length()
-    power = np.abs(np.fft.rfft(x, n_fft, axis=1)) ** 2
-    return np.fft.irfft(power, n_fft, axis=1)[:, :lags].astype(np.float32)
+    n_fft = _fft_size(frames.shape[1] + lags - 1)
+    spectrum = np.fft.rfft(x, n_fft, axis=1)
+    spectrum *= spectrum.conj()  # the power spectrum, still complex for irfft
+    return np.fft.irfft(spectrum, n_fft, axis=1)[:, :lags].astype(np.float32)
+
+
+def _fft_size(n: int) -> int:
+    """The smallest 2^a 3^b >= n: sizes numpy's FFT does fastest."""
+    return min(size for size in (2 ** a * 3 ** b for a in range(n.bit_length() + 1)
+                                 for b in range(5)) if size >= n)
 
 
 class GridFeatures:
     """Normalised autocorrelation features of one clip, computed for any range of grid frames."""
 
-    def __init__(self, samples: np.ndarray, config: ModelConfig = _DEFAULT, chunk_frames=8192):
+    def __init__(self, samples, config: ModelConfig = _DEFAULT, chunk_frames=8192):
+        """samples: (N,) at 16 kHz, or an `AudioFile` streaming a long file.
+
+        The loudness pass reads the samples once, in order; `frames` calls that move forward
+        read them once more (see AudioFile).
+        """
         self.config = config
-        self.samples = np.asarray(samples, dtype=np.float32)
+        self.samples = samples if isinstance(samples, AudioFile) else np.asarray(samples, np.float32)
         energy = np.concatenate([
             np.square(windowed(self._frames(g, min(g + chunk_frames, self.grid_length)))).sum(1)
             for g in range(0, self.grid_length, chunk_frames)])

@@ -1,8 +1,9 @@
 """The network's forward pass in numpy: audio in, per-frame blendshape weights or vertices out.
 
-Each conv becomes one matrix product over all frames of a chunk (im2col, channels last). The
-formant network runs once per 8 ms grid frame and its output is shared by every window that
-contains the frame; long audio is processed in chunks of video frames, so memory stays bounded.
+Each conv is a few large float32 matrix products over all frames of a chunk, channels last,
+without im2col copies (see `_Conv`). The formant network and the first articulation layers run
+once per 8 ms grid frame and are shared by every window containing the frame (see `hidden`);
+long audio is processed in chunks of video frames, so memory stays bounded.
 """
 
 import numpy as np
@@ -22,11 +23,19 @@ class Animator:
         self.config = c = checkpoint.config
         t = checkpoint.tensors
         n_formant, n_art = len(c.formant_channels), articulation_layers(c)
-        self._formant = [_Conv(t[f"formant.{i}.weight"], t[f"formant.{i}.bias"],
-                               last=i == n_formant - 1) for i in range(n_formant)]
+        self._formant_first = (_lag_matrix(t["formant.0.weight"], c.lags),
+                               np.tile(np.asarray(t["formant.0.bias"], np.float32), c.lags // 2))
+        self._formant = [_Conv(t[f"formant.{i}.weight"], t[f"formant.{i}.bias"])
+                         for i in range(1, n_formant - 1)]
+        self._formant_last = _Collapse(t[f"formant.{n_formant - 1}.weight"],
+                                       t[f"formant.{n_formant - 1}.bias"])
+        width = c.articulation_channels
         self._articulation = [_Conv(t[f"articulation.{i}.weight"], t[f"articulation.{i}.bias"],
-                                    last=i == n_art - 1) for i in range(n_art)]
-        self._fc1 = (np.ascontiguousarray(t["output.0.weight"].T), t["output.0.bias"])
+                                    width) for i in range(n_art - 1)]
+        self._articulation_last = _Collapse(t[f"articulation.{n_art - 1}.weight"],
+                                            t[f"articulation.{n_art - 1}.bias"], width)
+        w = np.asarray(t["output.0.weight"], np.float32).T
+        self._fc1 = np.ascontiguousarray(w[:width]), w[width:], t["output.0.bias"]
 
     def output_layer(self):
         """(W (out, hidden), b (out,)): output = hidden @ W.T + b, the PCA-initialised basis."""
@@ -34,6 +43,8 @@ class Animator:
 
     def frame_count(self, samples: np.ndarray, fps: float, start_seconds: float = 0.0) -> int:
         """Frames this clip animates from start_seconds to its end: ceil(duration * fps)."""
+        if not fps or not np.isfinite(fps) or fps <= 0:
+            raise A2FError(f"fps must be a positive number, got {fps!r}")
         return max(frame_count(len(samples) / SAMPLE_RATE - start_seconds, fps), 0)
 
     def animate(self, samples, fps, emotion, start_seconds=0.0) -> np.ndarray:
@@ -53,8 +64,6 @@ class Animator:
 
     def iter_hidden(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, (n, hidden) float32) chunk by chunk: progress and cancel points."""
-        if not fps or not np.isfinite(fps) or fps <= 0:
-            raise A2FError(f"fps must be a positive number, got {fps!r}")
         n = self.frame_count(samples, fps, start_seconds)
         emotion = self._emotion_frames(emotion, n)
         features = GridFeatures(samples, self.config)
@@ -67,48 +76,54 @@ class Animator:
 
     def formants(self, grid: np.ndarray) -> np.ndarray:
         """(G, K) autocorrelation frames -> (G, 256) formant features."""
-        x = grid[:, :, None]
+        weight, bias = self._formant_first
+        x = _relu(grid @ weight + bias).reshape(len(grid), self.config.lags // 2, -1)
         for conv in self._formant:
             x = conv(x)
-        return x[:, 0]
+        return self._formant_last(x)
 
     def hidden(self, formants: np.ndarray, starts: np.ndarray, emotion: np.ndarray) -> np.ndarray:
         """(G, 256) formant features of a grid span, (T,) window starts in it, (T, E) -> (T, 150).
 
-        The first two articulation layers are shared on the grid as well: inside a window,
-        layer-0 output p (p >= 1) depends only on grid frames s+2p-1..s+2p+1, so it is computed
-        once per grid frame, and likewise the emotion-free part of layer-1 output p >= 1. Only
-        position 0, whose left neighbour is the window's zero padding, is computed per window.
+        Articulation layers are shared on the grid too: inside a window starting at grid frame
+        s, layer-l output p >= 1 depends only on grid frames around s + 2^(l+1) p, never on the
+        window's zero padding, so it is computed once per grid frame and indexed by every window.
+        Only position 0, whose left neighbour is padding, is computed per window. Layers 0 and 1
+        are always shared (layer 1 without its emotion part, which is a per-window vector);
+        with one emotion for the whole chunk (the common case) layer 2 is shared as well.
         """
-        a0, a1 = self._articulation[:2]
-        width = a0.bias.shape[0]
-        dim = emotion.shape[1]
-        # layer 0 at every grid frame q: taps q-1, q, q+1
-        padded = np.concatenate([np.zeros((1, width), np.float32), formants,
-                                 np.zeros((1, width), np.float32)])
-        grid0 = _relu(np.concatenate([padded[:-2], padded[1:-1], padded[2:]], axis=1) @ a0.weight
-                      + a0.bias)
+        a0, a1, a2 = self._articulation[:3]
+        emotion = np.ascontiguousarray(emotion)  # a broadcast view would miss BLAS
+        # layer 0 at grid frame q is row q-1: taps q-1, q, q+1
+        grid0 = _relu(_dilated(formants, a0.taps, 1) + a0.bias)
         first0 = _relu(np.concatenate([formants[starts], formants[starts + 1]], axis=1)
-                       @ a0.weight[width:] + a0.bias)
-        # layer 1 weights split per tap into formant (h) and emotion (e) rows
-        w1 = a1.weight.reshape(3, width + dim, -1)
-        w1h, w1e = w1[:, :width], w1[:, width:]
-        # emotion-free part of layer 1 at grid frame q: layer-0 outputs at q-2, q, q+2
-        shared1 = np.concatenate([grid0[:-4], grid0[2:-2], grid0[4:]], axis=1) @ w1h.reshape(
-            3 * width, -1)
-        n_out = self.config.window_frames // 4
-        index = starts[:, None] + 4 * np.arange(1, n_out) - 2  # shared1 row of grid frame s+4p
-        rest = shared1[index] + (emotion @ w1e.sum(axis=0) + a1.bias)[:, None]
-        head = (first0 @ w1h[1] + grid0[starts + 2] @ w1h[2]
-                + emotion @ (w1e[1] + w1e[2]) + a1.bias)
-        x = _relu(np.concatenate([head[:, None], rest], axis=1))
-        for conv in self._articulation[2:]:
-            x = np.concatenate([x, np.broadcast_to(emotion[:, None], (len(x), x.shape[1], dim))],
-                               axis=2)
-            x = conv(x)
-        x = np.concatenate([x[:, 0], emotion], axis=1)
-        w, b = self._fc1
-        return x @ w + b
+                       @ a0.pair + a0.bias)
+        # layer 1 at grid frame q is row q-3: layer-0 outputs q-2, q, q+2 (no emotion yet)
+        shared1 = _dilated(grid0, a1.taps, 2)
+        # position 0: taps on the padding, layer-0 position 0 and layer-0 position 1 (grid s+2)
+        head1 = _relu(np.concatenate([first0, grid0[starts + 1]], axis=1) @ a1.pair
+                      + a1.emotion_terms(emotion, first=True))
+        positions = self.config.window_frames // 4  # of layer 1's output
+        if (emotion == emotion[:1]).all():
+            grid1 = _relu(shared1 + a1.emotion_terms(emotion[:1]))
+            # layer 2 at grid frame q is row q-7: layer-1 outputs q-4, q, q+4
+            grid2 = _relu(_dilated(grid1, a2.taps, 4) + a2.emotion_terms(emotion[:1]))
+            x = np.empty((len(starts), positions // 2, len(a2.bias)), np.float32)
+            x[:, 1:] = grid2[starts[:, None] + 8 * np.arange(1, positions // 2) - 7]  # s+8p
+            x[:, 0] = _relu(np.concatenate([head1, grid1[starts + 1]], axis=1) @ a2.pair
+                            + a2.emotion_terms(emotion, first=True))
+            per_window = self._articulation[3:]
+        else:
+            x = np.empty((len(starts), positions, len(a1.bias)), np.float32)
+            x[:, 0] = head1
+            x[:, 1:] = _relu(shared1[starts[:, None] + 4 * np.arange(1, positions) - 3]  # s+4p
+                             + a1.emotion_terms(emotion)[:, None])
+            per_window = self._articulation[2:]
+        for conv in per_window:
+            x = conv(x, emotion)
+        x = self._articulation_last(x, emotion)
+        w_h, w_e, b = self._fc1
+        return x @ w_h + emotion @ w_e + b
 
     def _emotion_frames(self, emotion, n: int) -> np.ndarray:
         e = np.asarray(emotion, np.float32)
@@ -122,31 +137,77 @@ class Animator:
 
 
 class _Conv:
-    """A 1-D conv + ReLU on channels-last (N, L, C) input, as one matrix product.
+    """A conv (kernel 3, stride 2, padding 1) + ReLU on channels-last (N, L, C) input, L even.
 
-    Stride-2 layers (kernel 3, padding 1) halve L; the last layer of each network has
-    kernel == stride and collapses the remaining length to 1.
+    Output j sums taps on inputs 2j-1, 2j, 2j+1. Seen as rows of pairs (2j, 2j+1), the input is
+    a contiguous (N * L/2, 2C) matrix: taps 1 and 2 are one product with it, and tap 0 one
+    product with its odd half (a strided view BLAS reads in place) added one output later, so
+    no im2col copy is made. Input channels past `channels` hold the emotion vector, constant
+    along a window, so their part is one vector per window (`emotion_terms`).
     """
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray, last: bool):
-        c_out, c_in, self.kernel = weight.shape
-        self.last = last
-        # Rows ordered tap-major then input channel, matching the column layout built below.
-        self.weight = np.ascontiguousarray(weight.transpose(2, 1, 0).reshape(-1, c_out),
-                                           np.float32)
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, channels=None):
+        w = np.asarray(weight, np.float32).transpose(2, 1, 0)  # (tap, in, out)
+        channels = w.shape[1] if channels is None else channels
+        self.taps = np.ascontiguousarray(w[:, :channels].reshape(3 * channels, -1))
+        self.pair = self.taps[channels:]  # taps 1 and 2, rows in pair order
+        self._tap0 = self.taps[:channels]
+        self._emotion = w[:, channels:]
         self.bias = np.asarray(bias, np.float32)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def emotion_terms(self, emotion: np.ndarray, first=False) -> np.ndarray:
+        """(T, out): bias plus the emotion channels' part; `first` leaves out the padding tap 0."""
+        taps = self._emotion[1:] if first else self._emotion
+        return emotion @ taps.sum(axis=0) + self.bias
+
+    def __call__(self, x: np.ndarray, emotion=None) -> np.ndarray:
         n, length, c = x.shape
-        if self.last:
-            cols = x.reshape(n, 1, length * c)
+        pairs = x.reshape(-1, 2 * c)
+        y = (pairs @ self.pair).reshape(n, length // 2, -1)
+        y[:, 1:] += (pairs[:, c:] @ self._tap0).reshape(y.shape)[:, :-1]
+        if emotion is None:
+            y += self.bias
         else:
-            padded = np.concatenate([np.zeros((n, 1, c), x.dtype), x], axis=1)
-            cols = np.concatenate([padded[:, k:k + length - 1:2] for k in range(self.kernel)],
-                                  axis=2)
-        y = cols.reshape(-1, cols.shape[2]) @ self.weight
-        y += self.bias
-        return _relu(y).reshape(n, cols.shape[1], -1)
+            y += self.emotion_terms(emotion)[:, None]
+            y[:, 0] -= emotion @ self._emotion[0]
+        return _relu(y)
+
+
+class _Collapse:
+    """The last conv of each network: kernel == remaining length, so one product per window."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, channels=None):
+        w = np.asarray(weight, np.float32).transpose(2, 1, 0)  # (tap, in, out)
+        channels = w.shape[1] if channels is None else channels
+        self._weight = np.ascontiguousarray(w[:, :channels].reshape(-1, w.shape[2]))
+        self._emotion = w[:, channels:].sum(axis=0)
+        self.bias = np.asarray(bias, np.float32)
+
+    def __call__(self, x: np.ndarray, emotion=None) -> np.ndarray:
+        y = x.reshape(len(x), -1) @ self._weight
+        y += self.bias if emotion is None else emotion @ self._emotion + self.bias
+        return _relu(y)
+
+
+def _lag_matrix(weight: np.ndarray, lags: int) -> np.ndarray:
+    """The first formant conv (one input channel) as a dense (lags, lags/2 * out) matrix.
+
+    With a single input channel, per-tap products have one row of weights each, which BLAS runs
+    slowly; the dense form spends ~10x the multiply-adds of this small layer in one product.
+    """
+    c_out, _, kernel = weight.shape
+    dense = np.zeros((lags, lags // 2, c_out), np.float32)
+    j = np.arange(lags // 2)
+    for k in range(kernel):  # output j reads lag 2j - 1 + k (zero padding at lag -1)
+        lag = 2 * j - 1 + k
+        ok = (lag >= 0) & (lag < lags)
+        dense[lag[ok], j[ok]] = weight[:, 0, k]
+    return dense.reshape(lags, -1)
+
+
+def _dilated(x: np.ndarray, taps: np.ndarray, d: int) -> np.ndarray:
+    """(G, C) rows, (3C, out) taps -> (G - 2d, out): row r sums the taps on rows r, r+d, r+2d."""
+    return np.concatenate([x[:-2 * d], x[d:-d], x[2 * d:]], axis=1) @ taps
 
 
 def _relu(x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from tqdm import tqdm
 
-from a2f_core.audio import SAMPLE_RATE, load_audio
+from a2f_core.audio import SAMPLE_RATE, open_audio
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.emotions import blend, parse_emotion_spec
 from a2f_core.errors import A2FError
@@ -30,7 +30,7 @@ def add_arguments(parser):
 def run(args) -> int:
     checkpoint = load_checkpoint(args.checkpoint or default_checkpoint())
     emotion = blend(checkpoint.emotions, parse_emotion_spec(args.emotion))
-    samples = load_audio(args.audio)
+    samples = open_audio(args.audio)  # an hour of audio streams: memory stays bounded
     duration = len(samples) / SAMPLE_RATE
     if not 0 <= args.start_seconds < duration:
         raise A2FError(f"--start-seconds {args.start_seconds} is outside the audio "
