@@ -73,13 +73,17 @@ def save_checkpoint(path, tensors: dict, config: ModelConfig, *, fps: float,
                     dtype="float32") -> Path:
     """Validate and write a checkpoint atomically (temp file + rename); returns its path.
 
-    emotions: name -> (E,) vector; "neutral" (zeros) is added when missing.
+    emotions: name -> (E,) vector, or an entry {"vector": ..., provenance keys...};
+    "neutral" (zeros) is added when missing.
     dtype: "float32" or "float16" storage for the network weights.
     """
-    emotions = {k: np.asarray(v, np.float32).tolist() for k, v in (emotions or {}).items()}
-    emotions.setdefault("neutral", [0.0] * config.emotion_dim)
+    database = {}
+    for name, entry in (emotions or {}).items():
+        entry = dict(entry) if isinstance(entry, dict) else {"vector": entry}
+        database[name] = {**entry, "vector": np.asarray(entry["vector"], np.float32).tolist()}
+    database.setdefault("neutral", {"vector": [0.0] * config.emotion_dim})
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict(),
-            "fps": float(fps), "emotions": {k: {"vector": v} for k, v in emotions.items()},
+            "fps": float(fps), "emotions": database,
             "provenance": provenance or {}, **(extra_meta or {})}
     if config.output_kind == "weights":
         meta["channel_names"] = list(channel_names or [])
@@ -155,6 +159,10 @@ def write_safetensors(path, arrays: dict, metadata: dict):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # disk full, quota, I/O error: the old file (if any) is untouched
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; the previous "
+                              "file is unchanged, free some space and retry") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -75,15 +75,23 @@ def _write_livelink_csv(f, frames, fps, names):
 def _atomic_write(path: Path, writer):
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise A2FError(f"cannot write {path}: folder {directory} does not exist")
+        what = "is not a folder" if directory.exists() else "does not exist"
+        raise A2FError(f"cannot write {path}: {directory} {what}")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise A2FError(f"cannot write {path}: {e.strerror or e}") from None
+        raise A2FError(f"cannot write {path}: {e.strerror or e}; choose a folder you can "
+                       "write to") from None
     try:
         with os.fdopen(fd, "wb") as f:
             writer(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # disk full, quota, I/O error: the old file (if any) is untouched
+        Path(tmp).unlink(missing_ok=True)
+        raise A2FError(f"cannot write {path}: {e.strerror or e}; any existing file there is "
+                       "unchanged, free some space or choose another path") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -64,6 +64,9 @@ class BakeJob:
         """emotion: (E,) or (clip.frame_count, E) float32."""
         if obj is None or obj.type != 'MESH':
             raise A2FError("the target must be a mesh object; select the face mesh")
+        reason = not_editable(obj)
+        if reason:
+            raise A2FError(reason)
         self.obj, self.clip, self.checkpoint, self.settings = obj, clip, checkpoint, settings
         if checkpoint.kind == "vertices":
             _check_vertex_count(obj, checkpoint)
@@ -209,6 +212,19 @@ def write_pc2(path: Path, positions: np.ndarray, frame_first: float, fps: float)
     with open(path, "wb") as f:
         f.write(struct.pack("<12siiffi", b"POINTCACHE2\0", 1, verts, float(frame_first), 1.0, frames))
         f.write(np.ascontiguousarray(positions, "<f4").tobytes())
+
+
+def not_editable(obj):
+    """Why obj cannot take a bake, or None: linked (library) data is read-only, and keys put on
+    it would be lost when the file is saved."""
+    for what, block in (("object", obj), ("mesh", obj.data),
+                        ("shape keys", getattr(obj.data, "shape_keys", None))):
+        if block is not None and (block.library is not None
+                                  or not getattr(block, "is_editable", True)):
+            source = block.library.filepath if block.library is not None else "a library"
+            return (f"'{obj.name}' is linked from {source} ({what}) and cannot be edited; make "
+                    "it local (Object > Relations > Make Local) or use a library override")
+    return None
 
 
 def _check_vertex_count(obj, checkpoint):

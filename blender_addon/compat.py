@@ -32,6 +32,9 @@ def decode_sound(path: str, sample_rate: int, sound=None):
     factory = sound.factory if sound is not None else None
     if factory is None:
         factory = aud.Sound(path)
+    # Opening the file here raises aud.error for data no reader accepts; the same failure
+    # inside .data() is a C++ exception that aborts the whole of Blender.
+    factory.specs  # noqa: B018
     data = np.asarray(factory.resample(sample_rate, False).rechannel(1).data(), np.float32)
     return data.reshape(-1)
 

@@ -79,10 +79,10 @@ class A2FSettings(bpy.types.PropertyGroup):
         return self.target or context.active_object
 
     def sound_strip(self, scene):
-        """The chosen sound strip (the first one when none is chosen), or None."""
+        """The chosen sound strip (when none is chosen: the first one that is not muted), or None."""
         if self.strip:
             return compat.find_sound_strip(scene, self.strip)
-        strips = compat.sound_strips(scene)
+        strips = [s for s in compat.sound_strips(scene) if not s.mute]
         return min(strips, key=lambda s: s.frame_final_start) if strips else None
 
     def overrides(self) -> dict:

@@ -35,7 +35,21 @@ class RunDir:
             raise A2FError(f"{self.path} already holds a training run; add --resume to continue "
                            "it or choose another --out")
         self.path.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self._remove_stale_temporaries()
         self._writer = None
+
+    def _remove_stale_temporaries(self):
+        """Delete half-written files a killed run left (each can be a whole checkpoint in size).
+
+        Only on --resume (the folder is known to be a run directory), only names this module's
+        writers create, and before this session writes anything.
+        """
+        for pattern in (".resume.*", f".{LAST}.*.tmp", f".{BEST}.*.tmp", f".{CONFIG}.tmp",
+                        f".{STATS}.tmp", "tmp*.png"):
+            for stale in self.path.glob(pattern):
+                if stale.is_file():
+                    stale.unlink(missing_ok=True)
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -50,7 +64,17 @@ class RunDir:
         path = self.file(STATS)
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        records = []
+        for i, line in enumerate(lines):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i == len(lines) - 1:  # a line cut off by a kill or a full disk: drop it
+                    break
+                raise A2FError(f"{path}: line {i + 1} is not valid JSON; the file was edited "
+                               "or damaged, fix or delete that line") from None
+        return records
 
     def truncate_stats(self, step: int):
         """Drop records after `step`: a resumed run rewrites them instead of duplicating them."""

@@ -8,7 +8,7 @@ is one undo step.
 
 import bpy
 
-from .. import audio_source, bake, checkpoints, emotion_mix, preferences, properties
+from .. import audio_source, bake, checkpoints, compat, emotion_mix, preferences, properties
 from ..core import A2FError, models
 
 
@@ -22,9 +22,14 @@ def problem(context):
         return f"'{obj.name}' is not a mesh; select the face mesh"
     if obj.mode != 'OBJECT':
         return f"'{obj.name}' is in {obj.mode.title()} mode; switch to Object Mode"
+    linked = bake.not_editable(obj)
+    if linked:
+        return linked
     if settings.source == 'STRIP' and settings.sound_strip(context.scene) is None:
         if settings.strip:
             return f"'{settings.strip}' is not a sound strip of this scene; choose another"
+        if compat.sound_strips(context.scene):
+            return "Every sound strip is muted; unmute one, or choose it in the Strip field"
         return "Add a sound strip in the Sequencer, or choose an audio file"
     if settings.source == 'FILE' and not settings.audio_path:
         return "Choose an audio file"
@@ -118,5 +123,9 @@ class A2F_OT_generate(bpy.types.Operator):
 
     def _report_done(self, context, job, result):
         text = result.summary(job.clip, job.obj)
+        strip = (compat.find_sound_strip(context.scene, job.clip.name)
+                 if context.scene.a2f.source == 'STRIP' else None)
+        if strip is not None and strip.mute:
+            text += f"; note: strip '{strip.name}' is muted"
         context.scene.a2f.last_report = text
         self.report({'WARNING'} if result.unmatched else {'INFO'}, text)

@@ -1,0 +1,293 @@
+"""Issue 10, Blender rows: every bad input is one ERROR report (or a disabled button that says
+why), and no bake ever loses data. Complements test_bake_safety.py (user action kept, one undo
+step, cancelled bake) and test_install.py (register/unregister)."""
+
+import pickle
+
+import addon_utils
+import bpy
+import numpy as np
+import pytest
+from bpy_fixtures import make_mesh, needs_aud, write_wav
+
+from a2f_core.arkit import ARKIT_NAMES
+from a2f_core.audio import load_audio
+from a2f_core.infer import Animator
+from blender_addon import bake, compat
+from blender_addon.audio_source import clip_from_file
+from blender_addon.operators.generate import problem
+
+
+def configure(scene, ckpt, **settings):
+    s = scene.a2f
+    s.checkpoint_path = str(ckpt.path)
+    for k, v in settings.items():
+        setattr(s, k, v)
+    return s
+
+
+def error_of(call):
+    """The single-line message of an operator's ERROR report (background mode raises it)."""
+    with pytest.raises(RuntimeError) as info:
+        call()
+    text = str(info.value).strip()
+    assert "Traceback" not in text and len(text.splitlines()) == 1, text
+    return text
+
+
+def action_state():
+    """Every action with every F-curve's keys: a fingerprint of the file's animation."""
+    state = {}
+    for action in bpy.data.actions:
+        curves = action.fcurves if not compat.uses_slots() else [
+            fc for layer in action.layers for strip in layer.strips for bag in strip.channelbags
+            for fc in bag.fcurves]
+        keys = {}
+        for fc in curves:
+            co = np.empty(2 * len(fc.keyframe_points))
+            fc.keyframe_points.foreach_get("co", co)
+            keys[fc.data_path] = co.tolist()
+        state[action.name] = (action.use_fake_user, keys)
+    return state
+
+
+# --- the target ---------------------------------------------------------------------------
+
+def _nothing(scene):
+    pass
+
+
+def _empty(scene):
+    empty = bpy.data.objects.new("Rig", None)
+    scene.collection.objects.link(empty)
+    bpy.context.view_layer.objects.active = empty
+
+
+def _edit_mode(scene):
+    make_mesh("Face", ["jawOpen"])
+    bpy.ops.object.mode_set(mode='EDIT')
+
+
+@pytest.mark.parametrize("setup,message", [
+    (_nothing, "Select the face mesh or set a target mesh"),
+    (_empty, "'Rig' is not a mesh; select the face mesh"),
+    (_edit_mode, "'Face' is in Edit mode; switch to Object Mode"),
+], ids=["no active object", "an Empty is active", "mesh in Edit Mode"])
+def test_no_usable_mesh_disables_the_button(scene, weights_ckpt, speech, setup, message):
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    setup(scene)
+    assert problem(bpy.context) == message
+    assert not bpy.ops.a2f.generate.poll()
+    with pytest.raises(RuntimeError):
+        bpy.ops.a2f.generate()
+    if bpy.context.object is not None and bpy.context.object.mode == 'EDIT':
+        bpy.ops.object.mode_set(mode='OBJECT')
+    assert len(bpy.data.actions) == 0
+
+
+def test_mesh_without_shape_keys_offers_to_create_them(scene, weights_ckpt, speech):
+    face = make_mesh("Face")
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    message = error_of(bpy.ops.a2f.generate)
+    assert "no shape key of 'Face' matches a channel of weights.safetensors" in message
+    assert "enable 'Create missing ARKit keys'" in message
+    assert face.data.shape_keys is None and len(bpy.data.actions) == 0  # untouched
+    scene.a2f.create_missing_keys = True
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    names = [k.name for k in face.data.shape_keys.key_blocks]
+    assert names[0] == "Basis" and sorted(names[1:]) == sorted(ARKIT_NAMES)
+
+
+# --- linked data --------------------------------------------------------------------------
+
+@pytest.fixture
+def linked_face(scene, tmp_path, weights_ckpt, speech):
+    make_mesh("Face", ["jawOpen", "mouthClose"])
+    library = tmp_path / "characters.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(library))
+    bpy.ops.wm.read_homefile(use_empty=True)
+    with bpy.data.libraries.load(str(library), link=True) as (_, into):
+        into.objects = ["Face"]
+    face = into.objects[0]
+    bpy.context.scene.collection.objects.link(face)
+    bpy.context.view_layer.objects.active = face
+    configure(bpy.context.scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    return face
+
+
+def test_linked_library_data_is_refused_and_left_alone(linked_face, weights_ckpt, speech):
+    expected = f"'Face' is linked from {linked_face.library.filepath} (object) and cannot be edited"
+    assert problem(bpy.context).startswith(expected)
+    assert "Make Local" in problem(bpy.context)
+    with pytest.raises(RuntimeError):
+        bpy.ops.a2f.generate()
+    # the batch script and scripts use BakeJob directly: same refusal, before any change
+    clip = clip_from_file(bpy.context.scene, speech)
+    with pytest.raises(Exception, match="cannot be edited"):
+        bake.BakeJob(linked_face, clip, weights_ckpt, weights_ckpt.emotions["neutral"],
+                     bake.BakeSettings())
+    assert len(bpy.data.actions) == 0 and linked_face.data.shape_keys.animation_data is None
+
+
+# --- sound strips -------------------------------------------------------------------------
+
+@needs_aud
+def test_strip_with_a_missing_file(scene, weights_ckpt, speech, tmp_path):
+    moved = write_wav(tmp_path / "moved.wav", 1.0)
+    strip = compat.new_sound_strip(scene, "VO", str(moved), 1, 1)
+    moved.unlink()
+    make_mesh("Face", ["jawOpen"])
+    configure(scene, weights_ckpt, source='STRIP', strip="VO")
+    assert strip.sound is not None
+    message = error_of(bpy.ops.a2f.generate)
+    assert f"sound strip 'VO' points at a missing file {strip.sound.filepath}; relink it" in message
+    assert len(bpy.data.actions) == 0
+
+
+@needs_aud
+def test_muted_strips(scene, weights_ckpt, speech, data_dir):
+    other = write_wav(data_dir / "other.wav", 1.0, seed=5)
+    muted = compat.new_sound_strip(scene, "Muted", str(speech), 1, 1)
+    compat.new_sound_strip(scene, "Heard", str(other), 2, 1)
+    muted.mute = True
+    face = make_mesh("Face", ["jawOpen"])
+    s = configure(scene, weights_ckpt, source='STRIP')
+    # with no strip chosen, the muted one is skipped
+    assert s.sound_strip(scene).name == "Heard"
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    assert face.data.shape_keys.animation_data.action.name == "Heard"
+    # a muted strip chosen by name bakes, and the report says it is muted
+    s.strip = "Muted"
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    assert face.data.shape_keys.animation_data.action.name == "Muted"
+    assert s.last_report.endswith("; note: strip 'Muted' is muted")
+    # every strip muted and none chosen: the button says what to do
+    s.strip = ""
+    compat.find_sound_strip(scene, "Heard").mute = True
+    assert problem(bpy.context) == "Every sound strip is muted; unmute one, or choose it in the Strip field"
+
+
+# --- timing -------------------------------------------------------------------------------
+
+def test_23_976_fps_audio_file(scene, weights_ckpt, speech):
+    scene.render.fps, scene.render.fps_base = 24, 1.001
+    scene.frame_start = 0
+    face = make_mesh("Face", ["jawOpen"])
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    fps = 24 / 1.001
+    fc = compat.active_fcurves(face.data.shape_keys)[0]
+    co = np.empty(2 * len(fc.keyframe_points))
+    fc.keyframe_points.foreach_get("co", co)
+    expected = Animator(weights_ckpt).animate(load_audio(speech), fps, weights_ckpt.emotions["neutral"])
+    assert len(expected) == int(np.ceil(2.5 * fps)) == 60  # 59.94 frames of audio
+    np.testing.assert_array_equal(co[0::2], np.arange(60))
+    np.testing.assert_allclose(co[1::2], expected[:, weights_ckpt.channel_names.index("jawOpen")],
+                               atol=2e-5)
+
+
+@needs_aud
+def test_strip_at_a_negative_frame_at_23_976_fps(scene, weights_ckpt, speech):
+    scene.render.fps, scene.render.fps_base = 24, 1.001
+    compat.new_sound_strip(scene, "VO", str(speech), 1, -20)
+    face = make_mesh("Face", ["jawOpen"])
+    configure(scene, weights_ckpt, source='STRIP', strip="VO")
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    fc = compat.active_fcurves(face.data.shape_keys)[0]
+    co = np.empty(2 * len(fc.keyframe_points))
+    fc.keyframe_points.foreach_get("co", co)
+    fps = 24 / 1.001
+    expected = Animator(weights_ckpt).animate(load_audio(speech), fps, weights_ckpt.emotions["neutral"])
+    frames = co[0::2]
+    assert frames[0] == -20 and np.array_equal(frames, -20 + np.arange(len(frames)))
+    n = min(len(frames), len(expected))
+    assert n >= 59
+    np.testing.assert_allclose(co[1::2][:n], expected[:n, weights_ckpt.channel_names.index("jawOpen")],
+                               atol=2e-5)
+
+
+# --- never losing work --------------------------------------------------------------------
+
+def test_baking_twice_keeps_the_first_bake_through_save_and_reload(scene, weights_ckpt, speech, tmp_path):
+    face = make_mesh("Face", ["jawOpen", "mouthClose"])
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    first = action_state()
+    scene.a2f.emotion = 'happy'
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    assert face.data.shape_keys.animation_data.action.name == "line_01.001"
+    after = action_state()
+    assert after["line_01"] == (True, first["line_01"][1])  # unchanged, and kept by a fake user
+    assert after["line_01.001"][1] != first["line_01"][1]
+    path = tmp_path / "twice.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    assert action_state() == after  # the replaced bake is not an orphan that saving drops
+
+
+def test_undo_after_creating_keys_restores_the_mesh_exactly(scene, weights_ckpt, speech):
+    face = make_mesh("Face")
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech), create_missing_keys=True)
+    bpy.ops.ed.undo_push(message="before bake")
+    assert bpy.ops.a2f.generate('EXEC_DEFAULT', True) == {'FINISHED'}
+    assert len(face.data.shape_keys.key_blocks) == 53 and len(bpy.data.actions) == 1
+    with bpy.context.temp_override(screen=bpy.data.screens[0]):
+        bpy.ops.ed.undo()
+    face = bpy.data.objects["Face"]
+    assert face.data.shape_keys is None and len(bpy.data.shape_keys) == 0
+    assert len(bpy.data.actions) == 0 and len(face.data.vertices) == 16
+
+
+def test_disable_and_re_enable_leaves_nothing_behind(scene, weights_ckpt, speech):
+    ours = [c.__name__ for c in bpy.types.Operator.__subclasses__() if c.__name__.startswith("A2F_")]
+    assert ours
+    addon_utils.disable("blender_addon", default_set=True)
+    try:
+        leftovers = [n for n in dir(bpy.types) if n.startswith(("A2F_", "A2FSettings", "A2FMapping"))]
+        assert leftovers == [] and not hasattr(bpy.types.Scene, "a2f")
+        assert not [op for op in dir(bpy.ops.a2f)]
+    finally:
+        assert addon_utils.enable("blender_addon", default_set=True, handle_error=None) is not None
+    make_mesh("Face", ["jawOpen"])
+    configure(bpy.context.scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+
+
+# --- bad audio and checkpoints inside Blender ---------------------------------------------
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.write_bytes(b""), ""),
+    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), ""),
+], ids=["missing audio file", "0-byte audio file", "random bytes named .wav"])
+def test_bad_audio_file_is_one_error_report(scene, weights_ckpt, tmp_path, make, message):
+    audio = tmp_path / "voice é.wav"
+    make(audio)
+    make_mesh("Face", ["jawOpen"])
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(audio))
+    text = error_of(bpy.ops.a2f.generate)
+    assert text.startswith("Error: ") and message in text and "voice é.wav" in text
+    assert len(bpy.data.actions) == 0
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p, m: p.write_bytes(b""), "too short"),
+    (lambda p, m: p.write_bytes(pickle.dumps({"w": _Payload(m)})), "is a pickle or torch .pt file"),
+], ids=["0-byte checkpoint", "pickle renamed .safetensors"])
+def test_bad_checkpoint_is_one_error_report(scene, speech, tmp_path, make, message):
+    ckpt, marker = tmp_path / "model.safetensors", tmp_path / "pwned"
+    make(ckpt, marker)
+    make_mesh("Face", ["jawOpen"])
+    s = scene.a2f
+    s.checkpoint_path, s.source, s.audio_path = str(ckpt), 'FILE', str(speech)
+    text = error_of(bpy.ops.a2f.generate)
+    assert message in text and "model.safetensors" in text
+    assert not marker.exists() and len(bpy.data.actions) == 0

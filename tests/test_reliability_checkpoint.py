@@ -1,0 +1,166 @@
+"""Issue 10, checkpoint rows at the user's level: `a2f infer --checkpoint BAD` prints one line
+naming the file and exits 1; hostile files run no code. (tests/test_checkpoint.py checks the
+reader's messages; this file checks what a user sees, plus the rows it does not build.)"""
+
+import json
+import pickle
+import struct
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+import safetensors.numpy
+import soundfile
+import torch
+
+from a2f_core.checkpoint import load_checkpoint
+from a2f_core.errors import CheckpointError
+from training.cli import main
+
+
+@pytest.fixture(scope="module")
+def short_wav(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wav") / "a.wav"
+    soundfile.write(path, (0.2 * np.sin(np.arange(8000) / 5.0)).astype(np.float32), 16000)
+    return path
+
+
+def _rewrite(src, dst, tensors=None, meta=None, dtype=None):
+    ckpt = load_checkpoint(src)
+    arrays = dict(ckpt.tensors if tensors is None else tensors)
+    if dtype is not None:
+        arrays = {k: v.astype(dtype) for k, v in arrays.items()}
+    safetensors.numpy.save_file(arrays, str(dst),
+                                metadata={"a2f": json.dumps(ckpt.meta if meta is None else meta)})
+
+
+def _with_tensor(src, dst, name, change):
+    tensors = dict(load_checkpoint(src).tensors)
+    tensors[name] = change(tensors[name].copy())
+    _rewrite(src, dst, tensors=tensors)
+
+
+def _set(a, index, value):
+    a.flat[index] = value
+    return a
+
+
+def _meta_without(key):
+    def make(src, dst):
+        meta = dict(load_checkpoint(src).meta)
+        del meta[key]
+        _rewrite(src, dst, meta=meta)
+    return make
+
+
+def _meta_with(**changes):
+    def make(src, dst):
+        _rewrite(src, dst, meta={**load_checkpoint(src).meta, **changes})
+    return make
+
+
+ROWS = [
+    ("0-byte", lambda s, d: d.write_bytes(b""), "too short"),
+    ("truncated", lambda s, d: d.write_bytes(s.read_bytes()[:len(s.read_bytes()) // 3]),
+     "truncated or corrupt"),
+    ("header length larger than the file",
+     lambda s, d: d.write_bytes(struct.pack("<Q", 5000) + b'{"__metadata__": {}}'), "truncated"),
+    ("a directory", lambda s, d: d.mkdir(), "is a directory"),
+    ("wrong dtype F64", lambda s, d: _rewrite(s, d, dtype=np.float64), "unsupported dtype"),
+    ("wrong dtype I32", lambda s, d: _rewrite(s, d, dtype=np.int32), "unsupported dtype"),
+    ("wrong shape", lambda s, d: _with_tensor(s, d, "output.1.weight", lambda a: a[:, :-1].copy()),
+     "has shape"),
+    ("NaN weight", lambda s, d: _with_tensor(s, d, "formant.2.weight", lambda a: _set(a, 7, np.nan)),
+     "NaN or infinite"),
+    ("Inf weight", lambda s, d: _with_tensor(s, d, "output.0.bias", lambda a: _set(a, 0, np.inf)),
+     "NaN or infinite"),
+    *[(f"metadata lacks {k}", _meta_without(k), "lacks") for k in
+      ("format", "format_version", "config", "fps", "emotions")],
+    ("newer format version", _meta_with(format_version=2), "newer than this a2f reads (1); update a2f"),
+    ("emotion vector too short", _meta_with(emotions={"neutral": {"vector": [0.0] * 16},
+                                                      "happy": {"vector": [0.1] * 15}}),
+     "emotion 'happy' must be 16 finite numbers"),
+    ("emotion vector too long", _meta_with(emotions={"neutral": {"vector": [0.0] * 17}}),
+     "must be 16 finite numbers"),
+    ("no neutral emotion", _meta_with(emotions={"happy": {"vector": [0.0] * 16}}),
+     "includes 'neutral'"),
+]
+
+
+@pytest.mark.parametrize("label,make,message", ROWS, ids=[r[0] for r in ROWS])
+def test_bad_checkpoint_is_one_line_and_exit_1(tmp_path, capfd, weights_ckpt, short_wav,
+                                               label, make, message):
+    bad = tmp_path / "my model é.safetensors"
+    make(weights_ckpt, bad)
+    rc = main(["infer", str(short_wav), "--checkpoint", str(bad), "-o", str(tmp_path / "o.npz")])
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert rc == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"a2f infer: error: checkpoint {bad}") or \
+        lines[0].startswith(f"a2f infer: error: cannot read checkpoint {bad}"), lines[0]
+    assert message in lines[0]
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_a_real_100_mb_json_header_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "huge.safetensors"
+    header = b'{"__metadata__": {"a2f": "' + b"x" * (100 * 2**20) + b'"}}'
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    tracemalloc.start()
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match="over the 16777216 limit"):
+        load_checkpoint(path)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 2 * 2**20 and elapsed < 1.0  # the 100 MB were never read
+
+
+class _Payload:
+    """Unpickling this writes the marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def _pickle(protocol):
+    return lambda obj, path: path.write_bytes(pickle.dumps(obj, protocol=protocol))
+
+
+HOSTILE = {
+    **{f"pickle protocol {p}": _pickle(p) for p in (0, 1, 2, 4, 5)},
+    "torch.save zip": lambda obj, path: torch.save(obj, path),
+    "torch.save legacy": lambda obj, path: torch.save(obj, path,
+                                                      _use_new_zipfile_serialization=False),
+}
+
+
+@pytest.mark.parametrize("writer", list(HOSTILE))
+def test_pickles_renamed_safetensors_run_no_code(tmp_path, capfd, short_wav, writer):
+    marker = tmp_path / "pwned"
+    hostile = tmp_path / "model.safetensors"
+    HOSTILE[writer]({"state_dict": _Payload(marker)}, hostile)
+    # the payload is live: a plain pickle.load of this very file would run it
+    if writer.startswith("pickle"):
+        pickle.loads(hostile.read_bytes())
+        assert marker.exists()
+        marker.unlink()
+    rc = main(["infer", str(short_wav), "--checkpoint", str(hostile), "-o", str(tmp_path / "o.npz")])
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert rc == 1 and len(lines) == 1 and str(hostile) in lines[0], lines
+    assert not marker.exists()
+
+
+def test_checkpoint_without_read_permission(tmp_path, weights_ckpt, short_wav):
+    from test_reliability_audio import _cli, _without_dac_override
+    locked = tmp_path / "locked.safetensors"
+    locked.write_bytes(weights_ckpt.read_bytes())
+    locked.chmod(0)
+    done = _cli("infer", short_wav, "--checkpoint", locked, "-o", tmp_path / "o.npz",
+                prefix=_without_dac_override())
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"a2f infer: error: cannot read checkpoint {locked}: Permission denied"
+

@@ -1,0 +1,175 @@
+"""Issue 10, CLI and file rows: output paths that cannot be written, full disks that must not
+cost the existing file, bad datasets for `a2f train`, and what a killed run leaves for --resume."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from a2f_core.checkpoint import load_checkpoint
+from training.cli import main
+from training.dataset import load_dataset
+from training.run_dir import RunDir
+from training.toy_dataset import write_toy_dataset
+from training.train import train
+from training.train_config import load_config
+
+from test_reliability_audio import _without_dac_override
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.toml"
+# The child caps the size of any file it writes (RLIMIT_FSIZE), as a full disk would; Python
+# ignores SIGXFSZ, so the write fails with EFBIG ("File too large") instead of killing it.
+FULL_DISK = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+             "from training.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wav") / "line.wav"
+    soundfile.write(path, (0.3 * np.sin(np.arange(32000) / 6.0)).astype(np.float32), 16000)
+    return path
+
+
+def run_cli(capfd, *args):
+    rc = main([str(a) for a in args])
+    return rc, [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+
+
+def one_line(rc, lines, command, message):
+    assert rc == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"a2f {command}: error: ") and message in lines[0], lines[0]
+
+
+# --- output paths --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("label", ["an existing folder", "a file as the folder"])
+def test_output_path_that_is_not_a_file_path(tmp_path, capfd, weights_ckpt, wav, label):
+    if label == "an existing folder":
+        out = tmp_path / "out.npz"
+        out.mkdir()
+        message = "Is a directory"
+    else:
+        (tmp_path / "notes.txt").write_text("keep me")
+        out = tmp_path / "notes.txt" / "out.npz"
+        message = "is not a folder"
+    rc, lines = run_cli(capfd, "infer", wav, "--checkpoint", weights_ckpt, "-o", out)
+    one_line(rc, lines, "infer", f"cannot write {out}")
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name if out.is_dir() else "notes.txt"]
+
+
+def test_unwritable_folder(tmp_path, weights_ckpt, wav):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    done = subprocess.run([*_without_dac_override(), sys.executable, "-m", "training.cli", "infer",
+                           str(wav), "--checkpoint", str(weights_ckpt), "-o", str(folder / "o.csv")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    folder.chmod(0o755)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"a2f infer: error: cannot write {folder / 'o.csv'}: "
+                                   "Permission denied; choose a folder you can write to")
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv", ".json"])
+def test_full_disk_keeps_the_existing_output_and_leaves_no_temp_file(tmp_path, weights_ckpt,
+                                                                      wav, suffix):
+    out = tmp_path / f"take{suffix}"
+    out.write_bytes(b"the previous, good export")
+    done = subprocess.run([sys.executable, "-c", FULL_DISK.format(limit=4096), "infer", str(wav),
+                           "--checkpoint", str(weights_ckpt), "-o", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (f"a2f infer: error: cannot write {out}: File too large; any "
+                                   "existing file there is unchanged, free some space or choose "
+                                   "another path")
+    assert out.read_bytes() == b"the previous, good export"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no .take*.tmp debris
+    # with room again the same command replaces the file in one piece
+    assert subprocess.run([sys.executable, "-m", "training.cli", "infer", str(wav), "--checkpoint",
+                           str(weights_ckpt), "-o", str(out)], cwd=ROOT, capture_output=True,
+                          timeout=120).returncode == 0
+    assert out.stat().st_size > 4096 and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_full_disk_while_rewriting_a_checkpoint_keeps_it(tmp_path, weights_ckpt):
+    ckpt = tmp_path / "model.safetensors"
+    ckpt.write_bytes(weights_ckpt.read_bytes())
+    before = ckpt.read_bytes()
+    done = subprocess.run([sys.executable, "-c", FULL_DISK.format(limit=2**20), "emotions", "add",
+                           str(ckpt), "calm", "--blend", "happy=0.5"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"a2f emotions: error: cannot write checkpoint {ckpt}: File too "
+                                   "large; the previous file is unchanged, free some space and retry")
+    assert ckpt.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [ckpt.name]
+
+
+@pytest.mark.parametrize("fps", ["nan", "inf"])
+def test_non_finite_fps(tmp_path, capfd, weights_ckpt, wav, fps):
+    rc, lines = run_cli(capfd, "infer", wav, "--checkpoint", weights_ckpt, "-o", tmp_path / "o.npz",
+                        "--fps", fps)
+    one_line(rc, lines, "infer", "fps must be a positive number")
+
+
+# --- datasets and training -----------------------------------------------------------------
+
+@pytest.fixture
+def toy(tmp_path):
+    write_toy_dataset(tmp_path / "data", takes=3, seconds=1.0)
+    load_dataset(tmp_path / "data")  # intact before the damage below
+    return tmp_path / "data"
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda t: np.save(t, np.load(t)[:-5]), "frames do not match 1.000 s of audio at 30 fps "
+                                            "(expected 30); re-export the targets"),
+    (lambda t: np.save(t, np.concatenate([np.load(t)] * 2)), "frames do not match"),
+    (lambda t: np.save(t, np.where(np.arange(np.load(t).size).reshape(np.load(t).shape) == 3,
+                                   np.nan, np.load(t)).astype(np.float32)),
+     "targets must be finite floats"),
+], ids=["targets 5 frames short", "targets twice too long", "a NaN target"])
+def test_train_refuses_a_bad_dataset_in_one_line(tmp_path, capfd, toy, damage, message):
+    targets = sorted((toy / "takes").glob("*.npy"))[1]
+    damage(targets)
+    rc, lines = run_cli(capfd, "train", "--data", toy, "--out", tmp_path / "run", "--config", TINY,
+                        "--steps", 2)
+    one_line(rc, lines, "train", message)
+    assert f"'{targets.stem}'" in lines[0] or targets.name in lines[0]
+    assert not (tmp_path / "run" / "resume.pt").exists()
+
+
+def test_resume_after_a_kill_cleans_debris_and_a_torn_stats_line(tmp_path, toy):
+    """What SIGKILL leaves mid-write (tests/test_train.py kills a real run): half-written
+    temporaries of resume.pt and last.safetensors, and a stats line cut short."""
+    out = tmp_path / "run"
+    config = load_config(TINY, steps=6, checkpoint_every=3, log_every=1, val_every=3)
+    stopped = train(config, toy, out, abort_fn=lambda: True)  # stops (and saves) after step 1
+    assert stopped.interrupted and stopped.step == 1
+    (out / ".resume.k1ll3d").write_bytes(b"PK\x03\x04 half a torch.save")
+    (out / ".last.safetensors.x9.tmp").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a")
+    with open(out / "stats.jsonl", "a") as f:
+        f.write('{"step": 2, "train/posi')
+    done = train(None, toy, out, resume=True)
+    assert done.step == 6 and not done.interrupted
+    assert not list(out.glob(".resume.*")) and not list(out.glob(".*.tmp"))
+    steps = [r["step"] for r in RunDir(out, resume=True).stats() if "train/position" in r]
+    assert steps == [1, 2, 3, 4, 5, 6]  # every completed step once, none lost, none doubled
+    assert load_checkpoint(out / "last.safetensors").meta["provenance"]["steps"] == 6
+    assert json.loads((out / "config.json").read_text())["total_steps"] == 6
+
+
+def test_a_damaged_stats_line_in_the_middle_is_reported(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "resume.pt").write_bytes(b"")
+    (out / "stats.jsonl").write_text('{"step": 1}\n{"step": 2, "tr\n{"step": 3}\n')
+    with pytest.raises(Exception, match="line 2 is not valid JSON") as info:
+        RunDir(out, resume=True).stats()
+    assert type(info.value).__name__ == "A2FError"
