@@ -9,7 +9,8 @@ from pathlib import Path
 
 import bpy
 
-from .core import A2FError, checkpoint, models
+from . import core
+from .core import A2FError
 
 _cache = {}  # path -> ((mtime_ns, size), Checkpoint)
 
@@ -17,10 +18,10 @@ _cache = {}  # path -> ((mtime_ns, size), Checkpoint)
 def resolve(path_setting: str) -> Path:
     """The checkpoint file a panel/CLI value names ('' = bundled default)."""
     if not path_setting:
-        if not models.DEFAULT_WEIGHTS.is_file():
+        if not core.models.DEFAULT_WEIGHTS.is_file():
             raise A2FError("no bundled default model in this build of the add-on; "
                            "choose a checkpoint file (.safetensors) in the a2f panel")
-        return models.DEFAULT_WEIGHTS
+        return core.models.DEFAULT_WEIGHTS
     return Path(bpy.path.abspath(path_setting))
 
 
@@ -34,7 +35,7 @@ def load(path_setting: str):
     identity = (stat.st_mtime_ns, stat.st_size)
     cached = _cache.get(str(path))
     if cached is None or cached[0] != identity:
-        cached = _cache[str(path)] = (identity, checkpoint.load_checkpoint(path))
+        cached = _cache[str(path)] = (identity, core.checkpoint.load_checkpoint(path))
     return cached[1]
 
 

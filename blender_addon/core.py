@@ -11,13 +11,15 @@ import importlib.util
 _VENDORED = f"{__package__}.a2f_core"
 _NAME = _VENDORED if importlib.util.find_spec(_VENDORED) is not None else "a2f_core"
 
-arkit = importlib.import_module(f"{_NAME}.arkit")
-audio = importlib.import_module(f"{_NAME}.audio")
-checkpoint = importlib.import_module(f"{_NAME}.checkpoint")
-emotions = importlib.import_module(f"{_NAME}.emotions")
 errors = importlib.import_module(f"{_NAME}.errors")
-features = importlib.import_module(f"{_NAME}.features")
-infer = importlib.import_module(f"{_NAME}.infer")
-models = importlib.import_module(f"{_NAME}.models")
-
 A2FError = errors.A2FError
+
+_MODULES = ("arkit", "audio", "checkpoint", "emotions", "features", "infer", "models")
+
+
+def __getattr__(name):
+    """`core.infer` etc. import on first use, so registering the add-on loads none of them."""
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = globals()[name] = importlib.import_module(f"{_NAME}.{name}")
+    return module

@@ -2,8 +2,8 @@
 
 import bpy
 
-from . import audio_source, checkpoints, compat
-from .core import A2FError, models
+from . import checkpoints, compat, core
+from .core import A2FError
 
 
 class A2F_UL_mapping(bpy.types.UIList):
@@ -40,15 +40,16 @@ class A2F_PT_generate(_Sidebar, bpy.types.Panel):
                 layout.prop_search(settings, "strip", editor, compat.all_strips_attribute(editor))
             strip = settings.sound_strip(context.scene)
             if strip is not None:
+                from .audio_source import scene_fps  # imports the audio core: only once drawn
                 layout.label(text=f"'{strip.name}': frames {strip.frame_final_start} - {strip.frame_final_end - 1} "
-                                  f"at {audio_source.scene_fps(context.scene):.3f} fps")
+                                  f"at {scene_fps(context.scene):.3f} fps")
         else:
             layout.prop(settings, "audio_path")
         row = layout.row(align=True)
         row.prop(settings, "checkpoint_path")
         row.operator("a2f.choose_checkpoint", text="", icon='FILEBROWSER')
         if not settings.checkpoint_path:
-            layout.label(text="Bundled default model" if models.DEFAULT_WEIGHTS.is_file()
+            layout.label(text="Bundled default model" if core.models.DEFAULT_WEIGHTS.is_file()
                          else "No bundled model: choose a checkpoint", icon='INFO')
         self._draw_emotion(layout, settings)
         layout.prop(settings, "offset_ms")

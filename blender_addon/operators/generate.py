@@ -8,8 +8,8 @@ is one undo step.
 
 import bpy
 
-from .. import audio_source, bake, checkpoints, compat, emotion_mix, preferences, properties
-from ..core import A2FError, models
+from .. import checkpoints, compat, core, preferences, properties
+from ..core import A2FError
 
 
 def problem(context):
@@ -22,6 +22,7 @@ def problem(context):
         return f"'{obj.name}' is not a mesh; select the face mesh"
     if obj.mode != 'OBJECT':
         return f"'{obj.name}' is in {obj.mode.title()} mode; switch to Object Mode"
+    from .. import bake  # the inference core loads on first use, not when the add-on registers
     linked = bake.not_editable(obj)
     if linked:
         return linked
@@ -33,13 +34,14 @@ def problem(context):
         return "Add a sound strip in the Sequencer, or choose an audio file"
     if settings.source == 'FILE' and not settings.audio_path:
         return "Choose an audio file"
-    if not settings.checkpoint_path and not models.DEFAULT_WEIGHTS.is_file():
+    if not settings.checkpoint_path and not core.models.DEFAULT_WEIGHTS.is_file():
         return "Choose a checkpoint file (this build has no bundled model)"
     return None
 
 
-def build_job(context) -> bake.BakeJob:
-    """A BakeJob for the scene's a2f settings; A2FError when an input is unusable."""
+def build_job(context):
+    """A bake.BakeJob for the scene's a2f settings; A2FError when an input is unusable."""
+    from .. import audio_source, bake, emotion_mix
     scene = context.scene
     settings = scene.a2f
     checkpoint = checkpoints.load(settings.checkpoint_path)

@@ -2,8 +2,8 @@
 
 import bpy
 
-from .. import bake, checkpoints
-from ..core import A2FError, arkit
+from .. import checkpoints, core
+from ..core import A2FError
 from ..name_matching import match_channels
 
 
@@ -34,7 +34,7 @@ class A2F_OT_mapping_preset(bpy.types.Operator):
         if self.preset == 'CLEAR':
             return {'FINISHED'}
         if self.preset == 'ARKIT':
-            channels = list(arkit.ARKIT_NAMES)
+            channels = list(core.arkit.ARKIT_NAMES)
         else:
             try:
                 channels = checkpoints.load(settings.checkpoint_path).channel_names
@@ -44,6 +44,7 @@ class A2F_OT_mapping_preset(bpy.types.Operator):
             if channels is None:
                 self.report({'ERROR'}, "this checkpoint outputs vertices, it has no channels to map")
                 return {'CANCELLED'}
+        from .. import bake
         mapping, unmatched = match_channels(channels, bake.shape_key_names(settings.target_object(context)))
         for channel in channels:
             item = settings.mapping.add()
