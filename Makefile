@@ -30,7 +30,7 @@ test: venv .venv-bpy-4.5/stamp
 demo: venv .venv-bpy-4.5/stamp
 	$(BIN)/python -m training.demo --checkpoint a2f_core/models/default_weights.safetensors
 
-bench: venv
+bench: venv .venv-bpy-4.5/stamp
 	$(BIN)/python -m bench.run
 
 # --- Blender add-on (docs/blender.md) -------------------------------------------------------
@@ -60,3 +60,22 @@ test-blender: bpy-venvs
 
 addon:
 	$(PYTHON) build_addon.py
+
+# --- bundled default models (README, "Default models") --------------------------------------
+# Rebuilds a2f_core/models/default_{weights,vertices}.safetensors from scratch with fixed seeds:
+# synthesise -> train -> mine emotions -> evaluate on held-out voices -> release (float16).
+# The last checkpoint ships, not best: validation animates every take with the table's mean
+# emotion, which cannot judge emotional takes, and the learning-rate ramp-down ends at the last step.
+define build_model
+	rm -rf data/synth_$(1) runs/default_$(1)
+	$(BIN)/a2f synth --out data/synth_$(1) --kind $(1) $(2)
+	$(BIN)/a2f train --data data/synth_$(1) --out runs/default_$(1) --config configs/default_$(1).toml
+	$(BIN)/a2f emotions mine runs/default_$(1)/last.safetensors --data data/synth_$(1)
+	$(BIN)/a2f eval --checkpoint runs/default_$(1)/last.safetensors --data data/synth_$(1) --split val --emotion labels --out runs/default_$(1)/eval
+	$(BIN)/python -m training.release runs/default_$(1)/last.safetensors a2f_core/models/default_$(1).safetensors
+endef
+
+.PHONY: models
+models: venv
+	$(call build_model,weights,--minutes 75 --seed 1)
+	$(call build_model,vertices,--minutes 30 --seed 2)

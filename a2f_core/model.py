@@ -11,13 +11,14 @@ from torch import nn
 
 from .config import ModelConfig, articulation_layers, parameter_shapes
 
-NOISE_BASE = 1.4  # training noise multiplies each feature map by NOISE_BASE ** N(0, 1)
+NOISE_BASE = 1.4  # the paper's training noise: each feature map times NOISE_BASE ** N(0, 1)
 
 
 class A2FNet(nn.Module):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, noise_base: float = NOISE_BASE):
         super().__init__()
         self.config = config
+        self.noise_base = noise_base  # 1.0 turns the training noise off
         shapes = parameter_shapes(config)
         n_formant, n_art = len(config.formant_channels), articulation_layers(config)
         # Stride-2 convs with padding 1 halve the length; the last layer of each collapses it.
@@ -27,6 +28,11 @@ class A2FNet(nn.Module):
             _conv(shapes[f"articulation.{i}.weight"], last=i == n_art - 1) for i in range(n_art))
         self.output = nn.Sequential(
             nn.Linear(*shapes["output.0.weight"][::-1]), nn.Linear(*shapes["output.1.weight"][::-1]))
+        # He initialisation with zero biases keeps the signal's scale through ten ReLU layers;
+        # torch's default shrinks it about 2x per layer, leaving the articulation output constant.
+        for conv in (*self.formant, *self.articulation):
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
 
     def formants(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, K) autocorrelation frames -> (N, 256) formant features, one per audio frame."""
@@ -60,9 +66,9 @@ class A2FNet(nn.Module):
 
     def _noise(self, x: torch.Tensor) -> torch.Tensor:
         """Multiplicative noise per feature map (sample, channel), in training mode only."""
-        if not self.training:
+        if not self.training or self.noise_base == 1.0:
             return x
-        return x * NOISE_BASE ** torch.randn(x.shape[0], x.shape[1], 1, device=x.device)
+        return x * self.noise_base ** torch.randn(x.shape[0], x.shape[1], 1, device=x.device)
 
     def numpy_tensors(self) -> dict:
         """State dict as float32 numpy arrays, ready for checkpoint.save_checkpoint."""
@@ -73,15 +79,20 @@ class A2FNet(nn.Module):
                               for k in self.state_dict()})
 
     @torch.no_grad()
-    def pca_init(self, targets: np.ndarray, max_rows: int = 50000, seed: int = 0):
+    def pca_init(self, targets: np.ndarray, max_rows: int = 50_000, max_values: int = 50_000_000,
+                 seed: int = 0):
         """Initialise the last layer from the top principal components of (N, output) targets.
 
         Columns are the components scaled by their standard deviations and the bias is the mean,
-        so unit-scale hidden activations span the training motion from the first step.
+        so unit-scale hidden activations span the training motion from the first step. A random
+        subset of at most max_rows frames and max_values numbers is used, so vertex data
+        (thousands of values per frame) costs hundreds of megabytes here, not tens of gigabytes.
         """
-        y = np.asarray(targets, np.float64).reshape(len(targets), -1)
+        y = np.asarray(targets).reshape(len(targets), -1)
+        max_rows = min(max_rows, max(max_values // y.shape[1], 4 * self.config.hidden_size))
         if len(y) > max_rows:
             y = y[np.random.default_rng(seed).choice(len(y), max_rows, replace=False)]
+        y = y.astype(np.float64)
         mean = y.mean(axis=0)
         _, s, vt = np.linalg.svd(y - mean, full_matrices=False)
         k = min(self.config.hidden_size, len(s))

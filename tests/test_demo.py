@@ -42,7 +42,7 @@ print("PROBE " + json.dumps({
 
 def run_demo(*args, out):
     return subprocess.run([sys.executable, "-m", "training.demo", "--out", str(out), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_prints_where_everything_is(demo):
 def test_blend_has_both_bakes_and_video_has_frames_and_sound(demo):
     out, _ = demo
     done = subprocess.run([str(BPY_PYTHON), "-c", PROBE, str(out / "demo.blend"), str(out / "demo.mp4")],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
     assert done.returncode == 0 and lines, done.stdout + done.stderr
     probe = json.loads(lines[0][len("PROBE "):])

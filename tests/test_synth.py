@@ -107,6 +107,7 @@ def test_bilabials_close_the_lips(espeak, emotion):
     assert len(closed) >= 8 and len(open_) >= 4
     gap = w[:, J["jawOpen"]] - w[:, J["mouthClose"]]   # lips meet when mouthClose = jawOpen
     assert np.all(gap[closed] <= 0.1 * w[closed, J["jawOpen"]] + 1e-3)
+    assert np.median(w[closed, J["jawOpen"]]) < 0.35 * np.median(w[open_, J["jawOpen"]])  # jaw rises
     assert np.all(w[closed, J["mouthPressLeft"]] > 0.15)
     assert np.median(gap[open_]) > 0.15
     # on the demo head the same frames bring the lip twins together

@@ -19,7 +19,7 @@ from a2f_core.model import A2FNet
 from training.batches import interpolate, make_batch, prepare_take
 from training.dataset import load_dataset, write_dataset_json
 from training.toy_dataset import CHANNELS, write_toy_dataset
-from training.train import learning_rate, train
+from training.train import initial_emotion_table, learning_rate, output_loss_scale, train
 from training.train_config import TrainConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +164,35 @@ def test_learning_rate_ramps_up_and_down_smoothly():
     assert np.all(np.diff(lrs[:100]) > 0) and lrs[100:500].min() == 1.0
     assert np.all(np.diff(lrs[500:]) < 0) and lrs[-1] < 1e-4
     assert np.abs(np.diff(lrs)).max() < 0.1
+
+
+def test_label_init_seeds_labelled_takes_and_the_table_learns_faster(toy, tmp_path):
+    dataset = load_dataset(toy)
+    config = tiny(emotion_init="label")
+    takes = [prepare_take(t, dataset.fps, dataset.kind, None, config.model_config("weights", 4),
+                          i * 60) for i, t in enumerate(dataset.split("train"))]
+    table = initial_emotion_table(takes, config).numpy()
+    means = {t.label: table[t.row0:t.row0 + t.frames].mean(0) for t in takes}
+    assert np.linalg.norm(means["happy"]) == pytest.approx(1.0, abs=0.05)
+    assert np.linalg.norm(means["neutral"]) < 0.05
+
+    def moved(run, **changes):
+        result = train(tiny(steps=60, val_every=60, checkpoint_every=60, **changes), toy, run)
+        start = initial_emotion_table(takes, tiny(**changes)).numpy()
+        return np.abs(result.tensors["training.emotion_table"] - start).mean()
+    assert moved(tmp_path / "fast", emotion_lr_scale=20.0) > 5 * moved(tmp_path / "slow")
+
+
+def test_standardized_outputs_weigh_small_channels_up_and_still_channels_bounded():
+    rng = np.random.default_rng(0)
+    targets = np.stack([0.4 * rng.standard_normal(1000), 0.1 * rng.standard_normal(1000),
+                        np.zeros(1000)], 1).astype(np.float32)
+    assert output_loss_scale(targets, TrainConfig()).tolist() == [1.0, 1.0, 1.0]
+    scale = output_loss_scale(targets, TrainConfig(standardize_outputs=True)).numpy()
+    assert np.sqrt(np.mean(scale ** 2)) == pytest.approx(1.0, rel=1e-5)
+    assert scale[1] / scale[0] == pytest.approx(4.0, rel=0.1)  # 0.4 / 0.1
+    floor = 0.25 * np.sqrt(np.mean(targets.std(0) ** 2))
+    assert scale[2] / scale[0] == pytest.approx(targets[:, 0].std() / floor, rel=1e-3)
 
 
 def test_shared_formant_batch_matches_per_window_evaluation(toy):

@@ -95,10 +95,12 @@ def write_take(root, name: str, audio_16k: np.ndarray, targets: np.ndarray, meta
 
 
 def write_dataset_json(root, *, fps: float, kind: str, takes: list, channel_names=None,
-                       template=None, lip_vertices=None, provenance=None) -> Path:
+                       template=None, lip_vertices=None, provenance=None,
+                       extra_info=None) -> Path:
     """Write root/dataset.json (and root/template.npy for vertex data); returns the JSON path.
 
     takes: entries from `write_take`. provenance: free dict, should hold 'licence' and 'source'.
+    extra_info: more top-level keys, e.g. upper_lip_vertices / lower_lip_vertices for `a2f eval`.
     """
     if kind not in KINDS:
         raise DatasetError(f"dataset kind must be one of {KINDS}, not {kind!r}")
@@ -112,6 +114,7 @@ def write_dataset_json(root, *, fps: float, kind: str, takes: list, channel_name
         np.save(root / TEMPLATE_FILE, np.asarray(template, np.float32))
         info["template"] = TEMPLATE_FILE
         info["lip_vertices"] = [int(i) for i in np.asarray(lip_vertices).ravel()]
+    info.update(extra_info or {})
     info["takes"] = list(takes)
     path = root / "dataset.json"
     tmp = path.with_suffix(".json.tmp")

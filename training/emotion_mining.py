@@ -26,6 +26,8 @@ from training.evaluate import check_compatible
 MAX_JITTER_RATIO = 2.0      # drop when mean |second difference| exceeds this times neutral's
 MAX_OUT_OF_RANGE = 0.02     # drop when more than this fraction of values leave the range below
 RANGE_MARGIN = 0.25         # training range per output value, widened by this fraction each side
+RANGE_FLOOR = 0.05          # plus this fraction of the widest output range: values that never
+                            # move in training (unused channels) may carry small network noise
 
 
 def mine(checkpoint_path, data_dir, clusters=4, max_jitter=MAX_JITTER_RATIO,
@@ -112,7 +114,7 @@ class _Culler:
         train = np.concatenate([_flat(t.targets(), dataset.template)
                                 for t in dataset.split("train") or dataset.takes])
         lo, hi = train.min(0), train.max(0)
-        margin = RANGE_MARGIN * np.maximum(hi - lo, 1e-6)
+        margin = RANGE_MARGIN * (hi - lo) + RANGE_FLOOR * max(float((hi - lo).max()), 1e-6)
         self.lo, self.hi = lo - margin, hi + margin
         self.neutral_out = [self._animate(a, neutral) for a in self.audio]
         self.neutral_jitter = _jitter(self.neutral_out)

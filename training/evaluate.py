@@ -24,11 +24,16 @@ from a2f_core.infer import Animator
 from training import metrics
 from training.dataset import load_dataset
 
+LABELS = "labels"  # --emotion value: animate each take with its own labelled emotion
+
 
 def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=None,
              plot_takes=3) -> dict:
     """Metrics dict for `split` ('train', 'val', or None: val if the dataset has one, else all);
-    with out_dir, also writes metrics.json and curve plots there."""
+    with out_dir, also writes metrics.json and curve plots there.
+
+    emotion: a spec for every take, or LABELS to use each take's labelled emotion (a labelled
+    happy take is then judged against the mined 'happy' vector, not against neutral)."""
     ckpt = load_checkpoint(checkpoint_path)
     dataset = load_dataset(data_dir)
     check_compatible(ckpt, dataset)
@@ -36,13 +41,14 @@ def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=N
     if not takes:
         raise A2FError(f"{data_dir}: no takes in the {split!r} split")
     animator = Animator(ckpt)
-    vector = blend(ckpt.emotions, parse_emotion_spec(emotion))
+    fixed = None if emotion == LABELS else blend(ckpt.emotions, parse_emotion_spec(emotion))
     totals, notes, curves = {}, [], []
     closure = _ClosureRule(ckpt, dataset, notes)
     for take in takes:
         samples = take.audio()
         target = take.targets()
-        pred = animator.animate(samples, dataset.fps, vector)
+        pred = animator.animate(samples, dataset.fps,
+                                fixed if fixed is not None else _label_emotion(ckpt, take))
         n = min(len(pred), len(target))
         pred, target = pred[:n], target[:n]
         if dataset.kind == "vertices":
@@ -123,6 +129,12 @@ class _ClosureRule:
                 "bilabial_phonemes": self.count}
 
 
+def _label_emotion(ckpt, take):
+    """The database vector named by the take's emotion label; neutral when it has none."""
+    label = take.meta.get("emotion")
+    return ckpt.emotions.get(label, ckpt.emotions["neutral"])
+
+
 def check_compatible(ckpt, dataset):
     """Refuse a dataset whose outputs do not line up with the checkpoint's."""
     if ckpt.kind != dataset.kind:
@@ -178,7 +190,9 @@ def add_arguments(parser):
     parser.add_argument("--data", required=True, help="dataset folder (dataset.json)")
     parser.add_argument("--split", choices=("train", "val"),
                         help="takes to measure (default: val if present, else all)")
-    parser.add_argument("--emotion", default="neutral", help="NAME[=WEIGHT],... (default neutral)")
+    parser.add_argument("--emotion", default="neutral",
+                        help=f"NAME[=WEIGHT],... for every take, or '{LABELS}': each take's "
+                             "labelled emotion from the checkpoint's database (default neutral)")
     parser.add_argument("--out", help="folder for metrics.json and plots "
                                       "(default: eval_<checkpoint name> beside the checkpoint)")
     parser.add_argument("--plot-takes", type=int, default=3, help="takes to plot (default 3)")

@@ -42,16 +42,17 @@ TERMS = ("position", "motion", "emotion")
 class TrainModule(nn.Module):
     """The network plus the per-training-frame emotion table: one module, so DDP syncs both."""
 
-    def __init__(self, net: A2FNet, frames: int, init_std: float):
+    def __init__(self, net: A2FNet, emotion_table: torch.Tensor, loss_scale: torch.Tensor):
         super().__init__()
         self.net = net
-        self.emotions = nn.Parameter(torch.randn(frames, net.config.emotion_dim) * init_std)
+        self.emotions = nn.Parameter(emotion_table)
+        self.register_buffer("loss_scale", loss_scale)  # (output_size,) per-value loss weight
 
     def forward(self, batch) -> torch.Tensor:
         """(3,) raw loss terms [position, motion, emotion] of one Batch."""
         e = self.emotions[batch.rows]
-        y = self.net.forward_grid(batch.grid, batch.starts, e)
-        t, p0, p1 = batch.targets, batch.pair0, batch.pair1
+        y = self.net.forward_grid(batch.grid, batch.starts, e) * self.loss_scale
+        t, p0, p1 = batch.targets * self.loss_scale, batch.pair0, batch.pair1
         return torch.stack([position_loss(y, t), motion_loss(y[p0], y[p1], t[p0], t[p1]),
                             emotion_loss(e[p0], e[p1])])
 
@@ -78,6 +79,36 @@ def learning_rate(step: int, total: int, config: TrainConfig) -> float:
     if config.rampdown_fraction > 0 and t > down:
         factor *= 0.5 + 0.5 * math.cos(math.pi * (t - down) / config.rampdown_fraction)
     return config.learning_rate * factor
+
+
+def initial_emotion_table(takes, config: TrainConfig) -> torch.Tensor:
+    """(frames, E) Gaussian table of std emotion_init_std; with emotion_init 'label', every row of
+    a labelled take also gets its label's shared random unit vector ('neutral' keeps zero), so the
+    network sees which takes share an emotion from the first step instead of after many epochs."""
+    frames = sum(t.frames for t in takes)
+    noise = torch.Generator().manual_seed(config.seed)
+    table = torch.randn(frames, config.emotion_dim, generator=noise) * config.emotion_init_std
+    if config.emotion_init == "label":
+        labels = sorted({t.label for t in takes if t.label not in (None, "neutral")})
+        rng = np.random.default_rng([config.seed, 1])
+        seeds = rng.standard_normal((len(labels), config.emotion_dim)).astype(np.float32)
+        seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
+        for take in takes:
+            if take.label in labels:
+                rows = slice(take.row0, take.row0 + take.frames)
+                table[rows] += torch.from_numpy(seeds[labels.index(take.label)])
+    return table
+
+
+def output_loss_scale(targets: np.ndarray, config: TrainConfig) -> torch.Tensor:
+    """(output_size,) multipliers of outputs and targets inside the losses: ones (the paper), or
+    1 / std per output value with standardize_outputs. The floor keeps values that never move
+    from dominating; the result is scaled to unit RMS so the losses keep their magnitude."""
+    if not config.standardize_outputs:
+        return torch.ones(targets.shape[1])
+    std = targets.std(0)
+    scale = 1.0 / np.maximum(std, 0.25 * np.sqrt(np.mean(std ** 2)) + 1e-12)
+    return torch.from_numpy((scale / np.sqrt(np.mean(scale ** 2))).astype(np.float32))
 
 
 def train(config: TrainConfig | None, data_dir, out_dir, progress_fn=None, abort_fn=None,
@@ -122,13 +153,16 @@ class _Trainer:
         self.total = config.total_steps(self.steps_per_epoch)
 
         torch.manual_seed(config.seed)
-        net = A2FNet(self.model_config)
-        net.pca_init(torch.cat([t.targets for t in self.takes]).numpy(), seed=config.seed)
-        frames = sum(t.frames for t in self.takes)
-        self.module = TrainModule(net, frames, config.emotion_init_std).to(ctx.device)
+        net = A2FNet(self.model_config, noise_base=config.noise_base)
+        targets = torch.cat([t.targets for t in self.takes]).cpu().numpy()
+        net.pca_init(targets, seed=config.seed)
+        self.module = TrainModule(net, initial_emotion_table(self.takes, config),
+                                  output_loss_scale(targets, config)).to(ctx.device)
         self.model = distributed.wrap(self.module, ctx)
         self.normalizers = nn.ModuleList(LossNormalizer() for _ in TERMS).to(ctx.device)
-        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=config.learning_rate,
+        groups = [{"params": list(self.module.net.parameters()), "lr_scale": 1.0},
+                  {"params": [self.module.emotions], "lr_scale": config.emotion_lr_scale}]
+        self.optimizer = torch.optim.Adam(groups, lr=config.learning_rate,
                                           betas=(config.adam_beta1, config.adam_beta2),
                                           eps=config.adam_eps)
         self.step, self.best = 0, math.inf
@@ -207,8 +241,9 @@ class _Trainer:
         shifts = rng.uniform(-config.time_shift_frames, config.time_shift_frames, len(runs))
         batch = make_batch(self.takes, runs, shifts, self.dataset.fps, self.model_config)
         torch.manual_seed(int(rng.integers(2 ** 62)))  # the feature-map noise of this step
+        lr = learning_rate(self.step, self.total, config)
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, self.total, config)
+            group["lr"] = lr * group["lr_scale"]
 
         raw = self.model(batch.to(ctx.device))
         mean = distributed.mean(raw, ctx)

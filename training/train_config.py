@@ -27,6 +27,15 @@ class TrainConfig:
     articulation_channels: int = 256  # articulation conv width
     hidden_size: int = 150         # first output layer width = PCA components kept
     emotion_init_std: float = 0.01  # std of the Gaussian init of the per-frame emotion table
+    emotion_init: str = "random"   # 'random' (paper) or 'label': takes sharing an emotion label
+                                   # start from one shared random unit vector (neutral: zero)
+    standardize_outputs: bool = False  # position and motion losses on targets divided by each
+                                   # output value's std (floored at a quarter of the RMS std), so
+                                   # small but vital channels (mouthClose) count; paper: False
+    emotion_lr_scale: float = 1.0  # lr multiplier for the emotion table; each row is updated
+                                   # only when its frames are drawn, so few epochs barely move it
+    noise_base: float = 1.4        # feature maps times noise_base ** N(0, 1) in training (paper:
+                                   # 1.4, for hundreds of epochs); 1.0 turns the noise off
     # --- optimiser: Adam with ramp-up and smooth ramp-down ---
     learning_rate: float = 1e-3    # peak learning rate
     adam_beta1: float = 0.9        # Adam first-moment decay
@@ -53,6 +62,10 @@ class TrainConfig:
              "rampup_fraction + rampdown_fraction must lie in [0, 1]"),
             (min(self.val_every, self.checkpoint_every, self.log_every) < 1,
              "val_every, checkpoint_every and log_every must be at least 1"),
+            (self.emotion_init not in ("random", "label"),
+             f"emotion_init must be 'random' or 'label', not {self.emotion_init!r}"),
+            (self.emotion_lr_scale <= 0, "emotion_lr_scale must be positive"),
+            (self.noise_base < 1.0, "noise_base must be at least 1.0 (1.0: no noise)"),
             (self.device not in ("cpu", "cuda"), f"device must be 'cpu' or 'cuda', not {self.device!r}"),
         ]
         for bad, message in problems:

@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=30.0, help="target frame rate (default 30)")
 
 
-def run(args: argparse.Namespace) -> Path:
-    """Generate the dataset described by parsed `args`; returns its dataset.json path."""
+def run(args: argparse.Namespace) -> int:
+    """Generate the dataset described by parsed `args` (dataset.json last); returns 0."""
     out = Path(args.out)
     _check(args, out)
     config = SynthConfig(str(out), args.seed, args.fps, args.kind, tuple(args.languages),
@@ -68,17 +68,18 @@ def run(args: argparse.Namespace) -> Path:
                 seconds += take_seconds
                 bar.update(min(take_seconds, target_seconds - bar.n))
     wall = time.perf_counter() - started
-    path = write_dataset_json(
+    write_dataset_json(
         out, fps=args.fps, kind=args.kind, takes=entries,
         channel_names=list(ARKIT_NAMES) if args.kind == "weights" else None,
         template=head.vertices if head else None, lip_vertices=head.lip_vertices if head else None,
+        extra_info=head.lip_split() if head else None,
         provenance={"source": "a2f synth (espeak-ng and flite speech, rule-based teacher face)",
                     "licence": "CC0-1.0", "seed": args.seed, "languages": list(args.languages),
                     "val_fraction": args.split, "minutes": round(seconds / 60, 3),
                     "mesh": "training/assets/demo_head.npz" if head else None})
     print(f"wrote {len(entries)} takes, {seconds / 60:.1f} min of audio in {wall:.0f} s "
           f"({seconds / max(wall, 1e-9):.0f}x real time) to {out}", file=sys.stderr)
-    return path
+    return 0
 
 
 def _check(args, out: Path) -> None:

@@ -34,6 +34,12 @@ class DemoHead:
     jaw_mask: np.ndarray     # (V,) how much each vertex follows the jaw
     close_mask: np.ndarray   # (V,) how much mouthClose pulls it back up
 
+    def lip_split(self) -> dict:
+        """dataset.json's upper/lower lip vertex lists: lower-lip vertices follow the jaw."""
+        lower = self.jaw_mask[self.lip_vertices] > 0.5
+        return {"upper_lip_vertices": self.lip_vertices[~lower].tolist(),
+                "lower_lip_vertices": self.lip_vertices[lower].tolist()}
+
     def pose(self, weights: np.ndarray, channel_names) -> np.ndarray:
         """(T, C) weights named by channel_names -> (T, V, 3) float32 absolute positions.
 

@@ -4,8 +4,9 @@ Each phoneme becomes a viseme gesture: a target pose and a dominance function th
 the gesture's hold and decays exponentially before it (anticipation, lead 50-120 ms) and after it
 (carry-over). Every frame blends all targets weighted by their dominance, separately for the jaw
 and the lips, so weak consonants (t, k, s) borrow the jaw of neighbouring vowels while bilabials
-and rounded vowels win the lips. Bilabial closure is then made exact in ARKit terms: mouthClose
-follows jawOpen by the bilabials' share of the lip blend, so at a /p b m/ the lips meet.
+and rounded vowels win the lips. Bilabial closure is then made exact in ARKit terms: the jaw
+rises and mouthClose follows jawOpen by the bilabials' share of the lip blend, so at a /p b m/
+the lips meet.
 """
 
 import unicodedata
@@ -166,11 +167,15 @@ def _dominance(times, hold_start, hold_end, tau_before, tau_after) -> np.ndarray
 
 
 LIP_OPENERS = ("mouthFunnel", *both("mouthLowerDown", 0), *both("mouthUpperUp", 0))
+JAW_RAISE = 0.6  # at full lip contact the jaw closes this share of the opening it borrowed from
+                 # the vowels around it: the jaw rises for p b m, the lips do the rest
 
 
 def apply_closure(weights: np.ndarray, closure: np.ndarray) -> np.ndarray:
-    """Make lips meet where bilabials rule (in place): mouthClose = closure * jawOpen, and the
-    shapes that part the lips (funnel, lower lip down, upper lip up) fade by the same share."""
+    """Make lips meet where bilabials rule (in place): the jaw rises by JAW_RAISE * closure,
+    mouthClose = closure * jawOpen, and the shapes that part the lips (funnel, lower lip down,
+    upper lip up) fade by the closure's share."""
+    weights[:, CHANNEL["jawOpen"]] *= 1.0 - JAW_RAISE * closure
     weights[:, CHANNEL["mouthClose"]] = closure * weights[:, CHANNEL["jawOpen"]]
     for name in LIP_OPENERS:
         weights[:, CHANNEL[name]] *= 1.0 - closure
