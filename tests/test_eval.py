@@ -93,6 +93,21 @@ def test_evaluate_matches_a_direct_computation(data, tmp_path):
     assert (tmp_path / "eval" / f"curves_{take.name}.png").stat().st_size > 1000
 
 
+def test_evaluate_by_emotion_splits_the_same_sums(tmp_path):
+    root = tmp_path / "d"
+    write_toy_dataset(root, takes=4, seconds=1.0, val_takes=4)  # neutral, happy, neutral, happy
+    ckpt = random_checkpoint(tmp_path / "c.safetensors", channel_names=CHANNELS, emotion_dim=4)
+    result = evaluate(ckpt, root, split="val", by="emotion")
+    groups = result["by"]
+    assert sorted(groups) == ["happy", "neutral"] and groups["happy"]["takes"] == 2
+    mean = np.mean([groups[k]["position_mse"] for k in groups])  # equal groups of equal takes
+    assert mean == pytest.approx(result["position_mse"], rel=1e-6)
+    assert result["position_mse"] == pytest.approx(
+        evaluate(ckpt, root, split="val")["position_mse"], rel=1e-6)
+    assert groups["happy"]["bilabial_phonemes"] + groups["neutral"]["bilabial_phonemes"] == \
+        result["bilabial_phonemes"]
+
+
 def test_evaluate_vertices_and_cli(tmp_path):
     write_toy_dataset(tmp_path / "v", kind="vertices", takes=2, seconds=1.0)
     template = load_dataset(tmp_path / "v").template

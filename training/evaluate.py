@@ -28,12 +28,14 @@ LABELS = "labels"  # --emotion value: animate each take with its own labelled em
 
 
 def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=None,
-             plot_takes=3) -> dict:
+             plot_takes=3, by=None) -> dict:
     """Metrics dict for `split` ('train', 'val', or None: val if the dataset has one, else all);
     with out_dir, also writes metrics.json and curve plots there.
 
     emotion: a spec for every take, or LABELS to use each take's labelled emotion (a labelled
-    happy take is then judged against the mined 'happy' vector, not against neutral)."""
+    happy take is then judged against the mined 'happy' vector, not against neutral).
+    by: a take metadata key (e.g. 'language', 'voice'): also report the metrics per value, under
+    result['by'][value]."""
     ckpt = load_checkpoint(checkpoint_path)
     dataset = load_dataset(data_dir)
     check_compatible(ckpt, dataset)
@@ -42,8 +44,8 @@ def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=N
         raise A2FError(f"{data_dir}: no takes in the {split!r} split")
     animator = Animator(ckpt)
     fixed = None if emotion == LABELS else blend(ckpt.emotions, parse_emotion_spec(emotion))
-    totals, notes, curves = {}, [], []
-    closure = _ClosureRule(ckpt, dataset, notes)
+    notes, curves, groups = [], [], {}
+    overall = _Scores(ckpt, dataset, notes)
     for take in takes:
         samples = take.audio()
         target = take.targets()
@@ -64,19 +66,22 @@ def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=N
         else:
             pieces["lip_vertex_error"] = metrics.lip_vertex_error(pred, target,
                                                                   dataset.lip_vertices)
-        for key, (total, count) in pieces.items():
-            s, c = totals.get(key, (0.0, 0))
-            totals[key] = (s + total, c + count)
-        if phonemes:
-            closure.add(pred, target, phonemes, dataset.fps)
+        overall.add(pieces, pred, target, phonemes, dataset.fps)
+        if by is not None:
+            value = take.meta.get(by)
+            group = "(none)" if value is None else str(value)  # e.g. silence takes: no language
+            if group not in groups:
+                groups[group] = _Scores(ckpt, dataset, [])
+            groups[group].add(pieces, pred, target, phonemes, dataset.fps)
         if len(curves) < plot_takes:
             curves.append((take.name, pred.reshape(n, -1), target.reshape(n, -1)))
-    result = {k: (s / c if c else None) for k, (s, c) in totals.items()}
-    result.update(closure.summary())
+    result = overall.summary()
+    if by is not None:
+        result["by"] = {k: groups[k].summary() for k in sorted(groups)}
     if not any(t.meta.get("phonemes") for t in takes):
         notes.append("no phoneme timings in these takes: bilabial closure not measured")
     result.update(checkpoint=str(checkpoint_path), data=str(data_dir), emotion=emotion,
-                  takes=len(takes), split=split or ("val" if dataset.split("val") else "all"),
+                  split=split or ("val" if dataset.split("val") else "all"),
                   notes=notes)
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -84,6 +89,26 @@ def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=N
         (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
         plot_curves(curves, _column_names(ckpt, dataset), dataset.fps, out_dir)
     return result
+
+
+class _Scores:
+    """Running sums of the per-take metric pieces and bilabial closures over a set of takes."""
+
+    def __init__(self, ckpt, dataset, notes):
+        self.totals, self.takes = {}, 0
+        self.closure = _ClosureRule(ckpt, dataset, notes)
+
+    def add(self, pieces, pred, target, phonemes, fps):
+        self.takes += 1
+        for key, (total, count) in pieces.items():
+            s, c = self.totals.get(key, (0.0, 0))
+            self.totals[key] = (s + total, c + count)
+        if phonemes:
+            self.closure.add(pred, target, phonemes, fps)
+
+    def summary(self) -> dict:
+        result = {k: (s / c if c else None) for k, (s, c) in self.totals.items()}
+        return {**result, **self.closure.summary(), "takes": self.takes}
 
 
 class _ClosureRule:
@@ -175,12 +200,20 @@ def plot_curves(curves, names, fps, out_dir, channels=4):
         plt.close(fig)
 
 
+TABLE_METRICS = ("position_mse", "weight_mae", "lip_vertex_error", "motion_mse",
+                 "bilabial_closure", "bilabial_closure_target", "rest_in_silence")
+
+
 def format_table(result: dict) -> str:
-    rows = [(k, result[k]) for k in ("position_mse", "weight_mae", "lip_vertex_error",
-                                     "motion_mse", "bilabial_closure", "bilabial_closure_target",
-                                     "rest_in_silence") if k in result]
-    lines = [f"{'metric':<26}{'value':>12}"]
-    lines += [f"{k:<26}{('n/a' if v is None else f'{v:.5g}'):>12}" for k, v in rows]
+    """Metric rows; with result['by'], one column per group after the overall one."""
+    columns = [("all", result), *result.get("by", {}).items()]
+    keys = [k for k in TABLE_METRICS if k in result]
+    lines = [f"{'metric':<26}" + "".join(f"{name:>12}" for name, _ in columns)]
+    lines += [f"{'takes':<26}" + "".join(f"{c['takes']:>12}" for _, c in columns)]
+    for k in keys:
+        cells = [c.get(k) for _, c in columns]
+        lines.append(f"{k:<26}" + "".join(f"{('n/a' if v is None else f'{v:.5g}'):>12}"
+                                         for v in cells))
     lines += [f"note: {n}" for n in result["notes"]]
     return "\n".join(lines)
 
@@ -196,11 +229,15 @@ def add_arguments(parser):
     parser.add_argument("--out", help="folder for metrics.json and plots "
                                       "(default: eval_<checkpoint name> beside the checkpoint)")
     parser.add_argument("--plot-takes", type=int, default=3, help="takes to plot (default 3)")
+    parser.add_argument("--by", metavar="KEY",
+                        help="also report per value of this take metadata key "
+                             "(e.g. language, voice, emotion)")
 
 
 def run(args) -> int:
     out = Path(args.out or Path(args.checkpoint).with_name(f"eval_{Path(args.checkpoint).stem}"))
-    result = evaluate(args.checkpoint, args.data, args.split, args.emotion, out, args.plot_takes)
+    result = evaluate(args.checkpoint, args.data, args.split, args.emotion, out, args.plot_takes,
+                      args.by)
     print(format_table(result))
     print(f"wrote {out / 'metrics.json'} and plots in {out}")
     return 0
