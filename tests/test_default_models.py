@@ -1,0 +1,94 @@
+"""The bundled default models: they load, and on synthetic takes they never saw (another seed:
+new sentences, prosody and augmentation) they meet the README's thresholds for bilabial closure,
+weight MAE and rest in silence; every named emotion visibly changes the face."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from a2f_core.arkit import ARKIT_NAMES
+from a2f_core.audio import load_audio
+from a2f_core.checkpoint import load_checkpoint
+from a2f_core.emotions import blend
+from a2f_core.infer import Animator
+from a2f_core.models import DEFAULT_VERTICES, DEFAULT_WEIGHTS, default_checkpoint
+from training.evaluate import evaluate
+from training.synth.demo_head import load_demo_head
+
+EMOTIONS = {"neutral", "happy", "sad", "angry", "surprised"}
+# README thresholds, on voices the model never heard (a different synth seed). Bilabial closure
+# guards the measured level (0.20 here, 0.28 on the val split); the goal of 0.90 is not reached
+# yet (README, "Default models").
+MIN_BILABIAL_CLOSURE = 0.15
+MAX_WEIGHT_MAE = 0.05
+MAX_REST_ERROR = 0.05
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("held_out") / "data"
+    subprocess.run([sys.executable, "-m", "training.cli", "synth", "--out", str(out),
+                    "--minutes", "1.5", "--seed", "4242", "--split", "0", "--jobs", "2"],
+                   check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sentence(tmp_path_factory):
+    wav = tmp_path_factory.mktemp("audio") / "line.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav),
+                    "Maybe we can move the boat over the bay by Monday."], check=True)
+    return load_audio(wav)
+
+
+def test_weights_model_is_bundled_and_valid():
+    ckpt = load_checkpoint(default_checkpoint("weights"))
+    assert ckpt.kind == "weights" and ckpt.channel_names == list(ARKIT_NAMES)
+    assert ckpt.config.emotion_dim == 16 and EMOTIONS <= set(ckpt.emotions)
+    assert not any(k.startswith("training.") for k in ckpt.tensors)
+    assert DEFAULT_WEIGHTS.stat().st_size < 8 * 2**20
+
+
+def test_vertices_model_matches_the_demo_head():
+    ckpt = load_checkpoint(DEFAULT_VERTICES)
+    head = load_demo_head()
+    assert ckpt.kind == "vertices" and ckpt.template.shape == head.vertices.shape
+    assert np.allclose(ckpt.template, head.vertices, atol=1e-4)
+
+
+def test_held_out_metrics_meet_the_readme(held_out):
+    metrics = evaluate(DEFAULT_WEIGHTS, held_out, emotion="labels")
+    assert metrics["bilabial_closure"] >= MIN_BILABIAL_CLOSURE, metrics
+    assert metrics["weight_mae"] <= MAX_WEIGHT_MAE, metrics
+    assert metrics["rest_in_silence"] <= MAX_REST_ERROR, metrics
+
+
+def test_silence_rests_and_speech_moves(sentence):
+    ckpt = load_checkpoint(DEFAULT_WEIGHTS)
+    animator = Animator(ckpt)
+    neutral = ckpt.emotions["neutral"]
+    rest = animator.animate(np.zeros(16000 * 2, np.float32), 30, neutral)
+    assert np.abs(rest).max() < 0.1
+    speech = animator.animate(sentence, 30, neutral)
+    jaw = speech[:, ARKIT_NAMES.index("jawOpen")]
+    assert jaw.max() > 0.3 and jaw.std() > 0.08
+
+
+@pytest.mark.parametrize("emotion,channels", [
+    ("happy", ("mouthSmileLeft", "mouthSmileRight")),
+    ("sad", ("mouthFrownLeft", "mouthFrownRight", "browInnerUp")),
+    ("angry", ("browDownLeft", "browDownRight")),
+    ("surprised", ("browOuterUpLeft", "browOuterUpRight")),
+])
+def test_each_emotion_changes_the_face_visibly(sentence, emotion, channels):
+    ckpt = load_checkpoint(DEFAULT_WEIGHTS)
+    animator = Animator(ckpt)
+    columns = [ARKIT_NAMES.index(c) for c in channels]
+    neutral = animator.animate(sentence, 30, ckpt.emotions["neutral"])
+    styled = animator.animate(sentence, 30, blend(ckpt.emotions, {emotion: 1.0}))
+    assert (styled[:, columns] - neutral[:, columns]).mean() > 0.1
+    # speech stays readable: the jaw still follows the syllables
+    jaw = ARKIT_NAMES.index("jawOpen")
+    assert np.corrcoef(styled[:, jaw], neutral[:, jaw])[0, 1] > 0.8
