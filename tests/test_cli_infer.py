@@ -11,6 +11,7 @@ import pytest
 from a2f_core.audio import load_audio
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.emotions import blend
+from a2f_core.errors import CheckpointError
 from a2f_core.export import livelink_timecode
 from a2f_core.infer import Animator
 
@@ -73,12 +74,18 @@ def test_errors_are_one_line(tmp_path, speech_wav, weights_ckpt, args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_missing_default_model_says_so(tmp_path, speech_wav, monkeypatch):
+def test_without_checkpoint_the_bundled_model_animates(tmp_path, speech_wav):
+    a2f("infer", speech_wav, "-o", tmp_path / "o.npz")
+    with np.load(tmp_path / "o.npz") as out:
+        assert len(out["names"]) == 52 and out["weights"].shape[1] == 52
+        assert out["weights"][:, list(out["names"]).index("jawOpen")].max() > 0.2
+
+
+def test_missing_default_model_says_so(tmp_path, monkeypatch):
     from a2f_core import models
-    if models.DEFAULT_WEIGHTS.exists():
-        pytest.skip("a default model is bundled")
-    result = a2f("infer", speech_wav, "-o", tmp_path / "o.npz", check=False)
-    assert result.returncode == 1 and "no bundled default weights model" in result.stderr
+    monkeypatch.setattr(models, "DEFAULT_WEIGHTS", tmp_path / "default_weights.safetensors")
+    with pytest.raises(CheckpointError, match="no bundled default weights model"):
+        models.default_checkpoint("weights")
 
 
 def test_timecodes():
