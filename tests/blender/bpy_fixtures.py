@@ -47,6 +47,15 @@ def write_wav(path, seconds, rate=16000, channels=1, seed=0):
     return Path(path)
 
 
+def configure(scene, ckpt, **settings):
+    """scene.a2f set to use checkpoint ckpt, plus any other a2f settings; returns scene.a2f."""
+    s = scene.a2f
+    s.checkpoint_path = str(ckpt.path)
+    for k, v in settings.items():
+        setattr(s, k, v)
+    return s
+
+
 def make_mesh(name, key_names=(), vertices=None):
     """A mesh object (a small grid unless vertices (V, 3) are given) with a basis and key_names."""
     if vertices is None:

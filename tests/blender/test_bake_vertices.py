@@ -3,7 +3,7 @@
 import bpy
 import numpy as np
 import pytest
-from bpy_fixtures import make_mesh
+from bpy_fixtures import configure, make_mesh
 
 from a2f_core.audio import load_audio
 from a2f_core.checkpoint import load_checkpoint, random_checkpoint
@@ -27,10 +27,7 @@ def evaluated_positions(obj, frame):
 
 
 def bake(scene, ckpt, audio, **settings):
-    s = scene.a2f
-    s.checkpoint_path, s.source, s.audio_path = str(ckpt.path), 'FILE', str(audio)
-    for k, v in settings.items():
-        setattr(s, k, v)
+    configure(scene, ckpt, source='FILE', audio_path=str(audio), **settings)
     return bpy.ops.a2f.generate()
 
 

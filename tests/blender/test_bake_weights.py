@@ -5,7 +5,7 @@ import math
 import bpy
 import numpy as np
 import pytest
-from bpy_fixtures import make_mesh, needs_aud, write_wav
+from bpy_fixtures import configure, make_mesh, needs_aud, write_wav
 
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.audio import load_audio
@@ -27,14 +27,6 @@ def keyed(obj):
 
 def channel_values(obj, key_name):
     return keyed(obj)[f'key_blocks["{key_name}"].value']
-
-
-def configure(scene, ckpt, **settings):
-    s = scene.a2f
-    s.checkpoint_path = str(ckpt.path)
-    for k, v in settings.items():
-        setattr(s, k, v)
-    return s
 
 
 @needs_aud

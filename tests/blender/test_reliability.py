@@ -8,7 +8,7 @@ import addon_utils
 import bpy
 import numpy as np
 import pytest
-from bpy_fixtures import make_mesh, needs_aud, write_wav
+from bpy_fixtures import configure, make_mesh, needs_aud, write_wav
 
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.audio import load_audio
@@ -16,14 +16,6 @@ from a2f_core.infer import Animator
 from blender_addon import bake, compat
 from blender_addon.audio_source import clip_from_file
 from blender_addon.operators.generate import problem
-
-
-def configure(scene, ckpt, **settings):
-    s = scene.a2f
-    s.checkpoint_path = str(ckpt.path)
-    for k, v in settings.items():
-        setattr(s, k, v)
-    return s
 
 
 def error_of(call):
