@@ -36,7 +36,7 @@ def load_audio(path) -> np.ndarray:
         audio = AudioFile(path)
         return audio[0:len(audio)]
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     if soundfile is not None:
         try:
             samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
@@ -66,7 +66,7 @@ class AudioFile:
 
     def __init__(self, path, block_seconds: float = BLOCK_SECONDS):
         self.path = Path(path)
-        _check_readable(self.path)
+        check_readable(self.path)
         try:
             with _native_stderr_silenced():
                 info = soundfile.info(str(self.path))
@@ -231,23 +231,26 @@ def _read_pcm_wav(path: Path):
     return x.reshape(-1, channels), rate
 
 
-def _check_readable(path: Path):
+def check_readable(path, what=None):
+    """Refuse a path that is missing, not a regular file, unreadable or empty, naming it `what`
+    (default 'audio file PATH'). Also the add-on's guard before Audaspace, which aborts
+    Blender on an empty file."""
+    path = Path(path)
+    what = what or f"audio file {path}"
     try:
-        _check_file(path)
+        if not path.exists():
+            raise AudioError(f"{what} does not exist")
+        if path.is_dir():
+            raise AudioError(f"{path} is a directory, not an audio file")
+        if not path.is_file():
+            raise AudioError(f"{what} is not a regular file; choose an audio file")
+        if not os.access(path, os.R_OK):
+            raise AudioError(f"no permission to read {what}")
+        if path.stat().st_size == 0:
+            raise AudioError(f"{what} is empty (0 bytes); choose another file")
     except PermissionError:  # a folder on the way cannot be entered
-        raise AudioError(f"no permission to reach audio file {path}; check the folder's "
+        raise AudioError(f"no permission to reach {what}; check the folder's "
                          "permissions") from None
-
-
-def _check_file(path: Path):
-    if not path.exists():
-        raise AudioError(f"audio file {path} does not exist")
-    if path.is_dir():
-        raise AudioError(f"{path} is a directory, not an audio file")
-    if not os.access(path, os.R_OK):
-        raise AudioError(f"no permission to read audio file {path}")
-    if path.stat().st_size == 0:
-        raise AudioError(f"audio file {path} is empty (0 bytes)")
 
 
 def _unreadable(path: Path, error: Exception) -> AudioError:

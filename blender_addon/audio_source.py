@@ -70,7 +70,7 @@ def read_file(path) -> np.ndarray:
     path = bpy.path.abspath(str(path))
     if not compat.has_audaspace():
         return audio.load_audio(path)
-    _check_file(path, f"audio file {path}")
+    audio.check_readable(path)
     return _decode(path, path)
 
 
@@ -86,20 +86,8 @@ def read_strip(strip) -> np.ndarray:
     if not compat.has_audaspace():
         return audio.load_audio(path)
     if not sound.packed_file:
-        _check_file(path, f"the file {path} of sound strip '{strip.name}'")
+        audio.check_readable(path, f"the file {path} of sound strip '{strip.name}'")
     return _decode(path, f"sound strip '{strip.name}'", sound)
-
-
-def _check_file(path: str, what: str):
-    """Refuse what Audaspace must never see: it aborts Blender on an empty file."""
-    if not os.path.exists(path):
-        raise errors.AudioError(f"{what} does not exist")
-    if not os.path.isfile(path):
-        raise errors.AudioError(f"{what} is not a file; choose an audio file")
-    if not os.access(path, os.R_OK):
-        raise errors.AudioError(f"no permission to read {what}")
-    if os.path.getsize(path) == 0:
-        raise errors.AudioError(f"{what} is empty (0 bytes); choose another file")
 
 
 def _decode(path: str, source: str, sound=None) -> np.ndarray:
