@@ -50,10 +50,10 @@ def parity_error(original, shipped) -> float:
         subprocess.run(["espeak-ng", "-w", str(wav),
                         "Bring me a warm bowl of soup, please, before you go."], check=True)
         samples = load_audio(wav)
-    worst = 0.0
+    worst, before, after = 0.0, Animator(original), Animator(shipped)
     for name, vector in original.emotions.items():
-        a = Animator(original).animate(samples, 30.0, vector)
-        b = Animator(shipped).animate(samples, 30.0, shipped.emotions[name])
+        a = before.animate(samples, 30.0, vector)
+        b = after.animate(samples, 30.0, shipped.emotions[name])
         worst = max(worst, float(np.abs(a - b).max() / (np.ptp(a) + 1e-9)))
     return worst
 
