@@ -80,6 +80,21 @@ def test_phoneme_events_align_with_audio_energy(engine, request):
     assert abs(lags[int(np.argmax(score))] * 5) <= 30
 
 
+@pytest.mark.parametrize("engine", ["espeak", "flite"])
+def test_voiceless_stops_hold_their_closure(engine, request):
+    """The silence before a /p t k/ burst belongs to the stop, where the lips and tongue shut."""
+    speech = (request.getfixturevalue("espeak").synth(SENTENCE, "en", "m3") if engine == "espeak"
+              else request.getfixturevalue("flite").synth(SENTENCE, "slt"))
+    db = _energy_db(speech.samples, np.arange(0.0, len(speech.samples) / SAMPLE_RATE, 0.005))
+    inside = []
+    for previous, stop in zip(speech.phonemes, speech.phonemes[1:]):
+        if stop[2].lower() in ("p", "t", "k") and previous[2] != SILENCE:
+            lo, hi = int(previous[0] / 0.005), int(stop[1] / 0.005)
+            quietest = (lo + int(np.argmin(db[lo:hi]))) * 0.005
+            inside.append(stop[0] - 0.005 <= quietest <= stop[1])
+    assert len(inside) >= 4 and np.mean(inside) >= 0.75  # a flapped /t/ has no closure
+
+
 def _teacher(speech, emotion, seed=0):
     rng = np.random.default_rng(seed)
     frames = frame_count(len(speech.samples), FPS)
@@ -107,9 +122,10 @@ def test_bilabials_close_the_lips(espeak, emotion):
     assert len(closed) >= 8 and len(open_) >= 4
     gap = w[:, J["jawOpen"]] - w[:, J["mouthClose"]]   # lips meet when mouthClose = jawOpen
     assert np.all(gap[closed] <= 0.1 * w[closed, J["jawOpen"]] + 1e-3)
-    assert np.median(w[closed, J["jawOpen"]]) < 0.35 * np.median(w[open_, J["jawOpen"]])  # jaw rises
+    # the jaw rises: JAW_RAISE = 0.6 leaves about 0.4 of the opening borrowed from the vowels
+    assert np.median(w[closed, J["jawOpen"]]) < 0.45 * np.median(w[open_, J["jawOpen"]])
     assert np.all(w[closed, J["mouthPressLeft"]] > 0.15)
-    assert np.median(gap[open_]) > 0.15
+    assert np.median(gap[open_]) > 0.12
     # on the demo head the same frames bring the lip twins together
     head = load_demo_head()
     v = head.pose(w, ARKIT_NAMES)

@@ -106,7 +106,8 @@ class Espeak:
         raw = np.concatenate(self._chunks) if self._chunks else np.zeros(1, np.int16)
         samples = resample(raw.astype(np.float32) / 32768.0, self.rate, SAMPLE_RATE)
         phonemes = _segments_from_starts(self._events, len(samples) / SAMPLE_RATE)
-        return Speech(samples, phonemes, "ipa", "espeak-ng", voice, language)
+        return Speech(samples, stop_closures_to_stops(phonemes, samples), "ipa", "espeak-ng",
+                      voice, language)
 
 
 class _Wave(ctypes.Structure):
@@ -174,6 +175,35 @@ class Flite:
         starts = [(0.0, ends[0][1])] + [(end, sym) for (end, _), (_, sym) in zip(ends, ends[1:])]
         phonemes = _segments_from_starts(starts, len(samples) / SAMPLE_RATE)
         return Speech(samples, phonemes, "arpabet", "flite", voice, "en")
+
+
+VOICELESS_STOPS = ("p", "t", "k")
+CLOSURE_BELOW_DB = 30.0  # a stop's closure: quieter than the loud syllables by this much
+MAX_CLOSURE_SECONDS = 0.15
+MIN_VOWEL_SECONDS = 0.02  # the phoneme before a stop keeps at least this much
+
+
+def stop_closures_to_stops(segments: list, samples: np.ndarray) -> list:
+    """Give each voiceless stop its closure (in place; returns segments).
+
+    espeak-ng reports a /p t k/ at its burst and counts the silent closure before it as part of
+    the previous phoneme (measured: the closure of /p/ lay inside the /p/ only 23% of the time,
+    against 78% for flite). The teacher shuts the lips over a bilabial's interval, so the stop's
+    start is moved back over the quiet stretch that ends at the burst.
+    """
+    hop = SAMPLE_RATE // 200  # 5 ms steps of 10 ms power
+    power = np.convolve(np.square(samples, dtype=np.float64), np.ones(2 * hop) / (2 * hop), "same")
+    db = 10 * np.log10(power[::hop] + 1e-10)
+    quiet = db < np.percentile(db, 95) - CLOSURE_BELOW_DB
+    for previous, stop in zip(segments, segments[1:]):
+        if stop[2] not in VOICELESS_STOPS or previous[2] == SILENCE:
+            continue
+        first = max(previous[0] + MIN_VOWEL_SECONDS, stop[0] - MAX_CLOSURE_SECONDS)
+        i = int(round(stop[0] * 200))
+        while i > 0 and quiet[min(i - 1, len(quiet) - 1)] and (i - 1) / 200 >= first:
+            i -= 1
+        previous[1] = stop[0] = round(min(stop[0], i / 200), 4)
+    return segments
 
 
 def _segments_from_starts(starts: list, seconds: float) -> list:

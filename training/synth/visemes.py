@@ -135,8 +135,8 @@ def articulation(segments: list, times: np.ndarray, timing: Coarticulation,
             long_pause = e - s > 0.25
             hold_start[i] = s + (timing.rest_delay_seconds if long_pause else (e - s) / 2)
             jaw_alpha[i] = lip_alpha[i] = 1.0 if long_pause else 0.15
-        elif v.closure or name == "FF":  # lips hold the contact (>= 50 ms) until the release
-            hold_start[i] = s - 0.3 * timing.lead_seconds
+        elif v.closure or name == "FF":  # lips hold the contact (>= 50 ms) until the release,
+            hold_start[i] = s  # from the phoneme's start: the contact silences or muffles the sound
             hold_end[i] = max(e - 0.01, hold_start[i] + 0.05)
         else:  # other targets are points near the middle, reached ahead of the sound
             mid = (s + e) / 2 - 0.4 * timing.lead_seconds
