@@ -113,6 +113,7 @@ class Animator:
             x[:, 0] = _relu(np.concatenate([head1, grid1[starts + 1]], axis=1) @ a2.pair
                             + a2.emotion_terms(emotion, first=True))
             per_window = self._articulation[3:]
+            emotion = emotion[:1]  # one row broadcasts: the emotion terms are computed once
         else:
             x = np.empty((len(starts), positions, len(a1.bias)), np.float32)
             x[:, 0] = head1

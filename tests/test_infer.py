@@ -15,7 +15,7 @@ def torch_per_window(ckpt, samples, fps, emotion):
     net = A2FNet(ckpt.config)
     net.load_numpy_tensors(ckpt.tensors)
     net.eval()
-    grid = GridFeatures(samples)
+    grid = GridFeatures(samples, ckpt.config)
     n = Animator(ckpt).frame_count(samples, fps)
     starts = window_starts(n, fps)
     windows = np.stack([grid.frames(s, s + 64) for s in starts])
