@@ -191,7 +191,8 @@ def stop_closures_to_stops(segments: list, samples: np.ndarray) -> list:
     against 78% for flite). The teacher shuts the lips over a bilabial's interval, so the stop's
     start is moved back over the quiet stretch that ends at the burst.
     """
-    hop = SAMPLE_RATE // 200  # 5 ms steps of 10 ms power
+    rate = 200  # power measured over 10 ms every 5 ms
+    hop = SAMPLE_RATE // rate
     power = np.convolve(np.square(samples, dtype=np.float64), np.ones(2 * hop) / (2 * hop), "same")
     db = 10 * np.log10(power[::hop] + 1e-10)
     quiet = db < np.percentile(db, 95) - CLOSURE_BELOW_DB
@@ -199,10 +200,10 @@ def stop_closures_to_stops(segments: list, samples: np.ndarray) -> list:
         if stop[2] not in VOICELESS_STOPS or previous[2] == SILENCE:
             continue
         first = max(previous[0] + MIN_VOWEL_SECONDS, stop[0] - MAX_CLOSURE_SECONDS)
-        i = int(round(stop[0] * 200))
-        while i > 0 and quiet[min(i - 1, len(quiet) - 1)] and (i - 1) / 200 >= first:
+        i = int(round(stop[0] * rate))  # power frame i is centred at i / rate
+        while i > 0 and quiet[min(i - 1, len(quiet) - 1)] and (i - 1) / rate >= first:
             i -= 1
-        previous[1] = stop[0] = round(min(stop[0], i / 200), 4)
+        previous[1] = stop[0] = round(min(stop[0], i / rate), 4)
     return segments
 
 
