@@ -14,6 +14,13 @@ def test_position_loss_is_mean_squared_error():
     assert position_loss(pred, target).item() == pytest.approx((0 + 4 + 9 + 0) / 4)
 
 
+def test_position_loss_frame_weight_scales_each_frames_share():
+    pred, target = torch.zeros(2, 3), torch.tensor([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    assert position_loss(pred, target, torch.ones(2)) == position_loss(pred, target)
+    # frame 0's error (1) counts 5 times: (5 * 3 * 1 + 3 * 4) / 6
+    assert position_loss(pred, target, torch.tensor([5.0, 1.0])).item() == pytest.approx(4.5)
+
+
 def test_motion_loss_compares_frame_differences():
     # predicted motion (1, 1) vs target motion (0, 3): errors 1 and -2
     p0, p1 = torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 1.0]])

@@ -2,11 +2,13 @@
 is refused, and the shared-formant batches match per-window evaluation."""
 
 import json
+import math
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,7 +21,8 @@ from a2f_core.model import A2FNet
 from training.batches import interpolate, make_batch, prepare_take
 from training.dataset import load_dataset, write_dataset_json
 from training.toy_dataset import CHANNELS, write_toy_dataset
-from training.train import initial_emotion_table, learning_rate, output_loss_scale, train
+from training.train import (closure_columns, initial_emotion_table, learning_rate, lips_shut,
+                            output_loss_scale, train)
 from training.train_config import TrainConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,6 +150,22 @@ def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):
         load_config(bad)
     with pytest.raises(A2FError, match="run_frames"):
         TrainConfig(run_frames=1)
+
+
+def test_closure_weight_marks_shut_lips_and_trains(toy, tmp_path):
+    jaw = torch.tensor([0.0, 0.3, 0.05, 0.05, 0.2])
+    close = torch.tensor([0.0, 0.0, 0.05, 0.04, 0.1])
+    # rest is not contact; open lips are not; mouthClose meeting jawOpen is
+    assert lips_shut(jaw, close).tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
+    dataset = load_dataset(toy)
+    assert closure_columns(tiny(), dataset) is None
+    assert closure_columns(tiny(closure_weight=8.0), dataset) == (8.0, 0, 1)
+    with pytest.raises(A2FError, match="needs weights data with jawOpen and mouthClose"):
+        closure_columns(tiny(closure_weight=8.0), SimpleNamespace(kind="vertices"))
+    with pytest.raises(A2FError, match="closure_weight must be at least 1.0"):
+        TrainConfig(closure_weight=0.5)
+    result = train(tiny(steps=3, closure_weight=8.0), toy, tmp_path / "run")
+    assert math.isfinite(result.best_val)
 
 
 def test_cli_reports_errors_in_one_line(tmp_path):

@@ -42,19 +42,43 @@ TERMS = ("position", "motion", "emotion")
 class TrainModule(nn.Module):
     """The network plus the per-training-frame emotion table: one module, so DDP syncs both."""
 
-    def __init__(self, net: A2FNet, emotion_table: torch.Tensor, loss_scale: torch.Tensor):
+    def __init__(self, net: A2FNet, emotion_table: torch.Tensor, loss_scale: torch.Tensor,
+                 closure=None):
+        """closure: None, or (weight, jawOpen column, mouthClose column) for closure_weight."""
         super().__init__()
         self.net = net
         self.emotions = nn.Parameter(emotion_table)
         self.register_buffer("loss_scale", loss_scale)  # (output_size,) per-value loss weight
+        self.closure = closure
 
     def forward(self, batch) -> torch.Tensor:
         """(3,) raw loss terms [position, motion, emotion] of one Batch."""
         e = self.emotions[batch.rows]
         y = self.net.forward_grid(batch.grid, batch.starts, e) * self.loss_scale
         t, p0, p1 = batch.targets * self.loss_scale, batch.pair0, batch.pair1
-        return torch.stack([position_loss(y, t), motion_loss(y[p0], y[p1], t[p0], t[p1]),
-                            emotion_loss(e[p0], e[p1])])
+        weight = None
+        if self.closure is not None:
+            k, jaw, close = self.closure
+            weight = 1 + (k - 1) * lips_shut(batch.targets[:, jaw], batch.targets[:, close])
+        return torch.stack([position_loss(y, t, weight),
+                            motion_loss(y[p0], y[p1], t[p0], t[p1]), emotion_loss(e[p0], e[p1])])
+
+
+def lips_shut(jaw_open: torch.Tensor, mouth_close: torch.Tensor) -> torch.Tensor:
+    """1.0 where ARKit weights shut the lips by contact (mouthClose meets jawOpen), else 0.0;
+    a resting face (both zero) does not count."""
+    return ((mouth_close > 0.01) & (jaw_open - mouth_close < 0.02)).to(jaw_open.dtype)
+
+
+def closure_columns(config: TrainConfig, dataset):
+    """(weight, jawOpen column, mouthClose column) when closure_weight is on, else None."""
+    if config.closure_weight == 1.0:
+        return None
+    names = [n.lower() for n in dataset.channel_names] if dataset.kind == "weights" else []
+    if "jawopen" not in names or "mouthclose" not in names:
+        raise A2FError("closure_weight needs weights data with jawOpen and mouthClose channels; "
+                       "set it to 1.0 for this dataset")
+    return config.closure_weight, names.index("jawopen"), names.index("mouthclose")
 
 
 @dataclass
@@ -157,7 +181,8 @@ class _Trainer:
         targets = torch.cat([t.targets for t in self.takes]).cpu().numpy()
         net.pca_init(targets, seed=config.seed)
         self.module = TrainModule(net, initial_emotion_table(self.takes, config),
-                                  output_loss_scale(targets, config)).to(ctx.device)
+                                  output_loss_scale(targets, config),
+                                  closure_columns(config, dataset)).to(ctx.device)
         self.model = distributed.wrap(self.module, ctx)
         self.normalizers = nn.ModuleList(LossNormalizer() for _ in TERMS).to(ctx.device)
         groups = [{"params": list(self.module.net.parameters()), "lr_scale": 1.0},

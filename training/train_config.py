@@ -34,6 +34,9 @@ class TrainConfig:
                                    # small but vital channels (mouthClose) count; paper: False
     emotion_lr_scale: float = 1.0  # lr multiplier for the emotion table; each row is updated
                                    # only when its frames are drawn, so few epochs barely move it
+    closure_weight: float = 1.0    # position-loss weight of frames whose target lips are shut
+                                   # (mouthClose > 0.01, jawOpen - mouthClose < 0.02; weights
+                                   # data only): bilabials are ~2% of frames. Paper: 1.0
     noise_base: float = 1.4        # feature maps times noise_base ** N(0, 1) in training (paper:
                                    # 1.4, for hundreds of epochs); 1.0 turns the noise off
     # --- optimiser: Adam with ramp-up and smooth ramp-down ---
@@ -65,6 +68,7 @@ class TrainConfig:
             (self.emotion_init not in ("random", "label"),
              f"emotion_init must be 'random' or 'label', not {self.emotion_init!r}"),
             (self.emotion_lr_scale <= 0, "emotion_lr_scale must be positive"),
+            (self.closure_weight < 1.0, "closure_weight must be at least 1.0 (1.0: the paper)"),
             (self.noise_base < 1.0, "noise_base must be at least 1.0 (1.0: no noise)"),
             (self.device not in ("cpu", "cuda"), f"device must be 'cpu' or 'cuda', not {self.device!r}"),
         ]
