@@ -120,8 +120,7 @@ class _ClosureRule:
         self.lower = dataset.info.get("lower_lip_vertices")
         self.closed = self.closed_target = self.count = 0
         self.usable = True
-        if self.kind == "weights" and metrics.weights_lip_gap(
-                np.zeros((1, len(self.names))), self.names) is None:
+        if self.kind == "weights" and metrics.lip_channels(self.names) is None:
             notes.append("no jawOpen/mouthClose channels: bilabial closure not measured")
             self.usable = False
         if self.kind == "vertices" and not (self.upper and self.lower):

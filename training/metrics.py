@@ -71,12 +71,22 @@ def bilabial_closures(gap_pred, gap_target, phonemes, fps, closed_below):
     return closed_pred, closed_target, count
 
 
-def weights_lip_gap(weights, channel_names):
-    """(T,) jawOpen - mouthClose, or None when either channel is missing."""
+def lip_channels(channel_names):
+    """(jawOpen column, mouthClose column), matched case-insensitively, or None if either is
+    missing: the two ARKit channels whose difference is the lip opening."""
     index = {n.lower(): i for i, n in enumerate(channel_names)}
     if "jawopen" not in index or "mouthclose" not in index:
         return None
-    return weights[:, index["jawopen"]] - weights[:, index["mouthclose"]]
+    return index["jawopen"], index["mouthclose"]
+
+
+def weights_lip_gap(weights, channel_names):
+    """(T,) jawOpen - mouthClose, or None when either channel is missing."""
+    columns = lip_channels(channel_names)
+    if columns is None:
+        return None
+    jaw, close = columns
+    return weights[:, jaw] - weights[:, close]
 
 
 def vertex_lip_gap(vertices, upper, lower):

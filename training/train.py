@@ -33,6 +33,7 @@ from a2f_core.model import A2FNet
 from training import distributed
 from training.batches import epoch_runs, make_batch, prepare_take, runs_per_epoch, take_starts
 from training.dataset import load_dataset
+from training.metrics import lip_channels
 from training.run_dir import BEST, LAST, RunDir
 from training.train_config import TrainConfig, load_config
 
@@ -74,11 +75,11 @@ def closure_columns(config: TrainConfig, dataset):
     """(weight, jawOpen column, mouthClose column) when closure_weight is on, else None."""
     if config.closure_weight == 1.0:
         return None
-    names = [n.lower() for n in dataset.channel_names] if dataset.kind == "weights" else []
-    if "jawopen" not in names or "mouthclose" not in names:
+    columns = lip_channels(dataset.channel_names) if dataset.kind == "weights" else None
+    if columns is None:
         raise A2FError("closure_weight needs weights data with jawOpen and mouthClose channels; "
                        "set it to 1.0 for this dataset")
-    return config.closure_weight, names.index("jawopen"), names.index("mouthclose")
+    return (config.closure_weight, *columns)
 
 
 @dataclass
