@@ -183,6 +183,13 @@ MAX_CLOSURE_SECONDS = 0.15
 MIN_VOWEL_SECONDS = 0.02  # the phoneme before a stop keeps at least this much
 
 
+def level_db(samples: np.ndarray, window_seconds: float) -> np.ndarray:
+    """(N,) power in dB of the window_seconds centred on each sample."""
+    width = 2 * int(window_seconds / 2 * SAMPLE_RATE)
+    power = np.convolve(np.square(samples, dtype=np.float64), np.ones(width) / width, "same")
+    return 10 * np.log10(power + 1e-10)
+
+
 def stop_closures_to_stops(segments: list, samples: np.ndarray) -> list:
     """Give each voiceless stop its closure (in place; returns segments).
 
@@ -192,9 +199,7 @@ def stop_closures_to_stops(segments: list, samples: np.ndarray) -> list:
     start is moved back over the quiet stretch that ends at the burst.
     """
     rate = 200  # power measured over 10 ms every 5 ms
-    hop = SAMPLE_RATE // rate
-    power = np.convolve(np.square(samples, dtype=np.float64), np.ones(2 * hop) / (2 * hop), "same")
-    db = 10 * np.log10(power[::hop] + 1e-10)
+    db = level_db(samples, 2 / rate)[::SAMPLE_RATE // rate]
     quiet = db < np.percentile(db, 95) - CLOSURE_BELOW_DB
     for previous, stop in zip(segments, segments[1:]):
         if stop[2] not in VOICELESS_STOPS or previous[2] == SILENCE:

@@ -13,6 +13,7 @@ import numpy as np
 from a2f_core.audio import SAMPLE_RATE
 from a2f_core.arkit import ARKIT_NAMES
 from .emotion_style import apply_style, strength_curve
+from .speech import level_db
 from .visemes import CHANNEL, JAW_CHANNELS, Coarticulation, apply_closure, articulation, \
     viseme_segments
 
@@ -44,9 +45,7 @@ class TeacherStyle:
 def loudness(samples: np.ndarray, times: np.ndarray) -> np.ndarray:
     """(T,) in [0, 1]: each frame's RMS level (40 ms window) from 30 dB below the take's loud
     syllables (95th percentile) up to them."""
-    half = int(0.02 * SAMPLE_RATE)
-    power = np.convolve(samples.astype(np.float64) ** 2, np.ones(2 * half) / (2 * half), "same")
-    db = 10 * np.log10(power + 1e-10)
+    db = level_db(samples, 0.04)
     centres = np.clip((times * SAMPLE_RATE).astype(int), 0, len(samples) - 1)
     loud = db[centres]
     return np.clip((loud - (np.percentile(db, 95) - 30)) / 30, 0, 1).astype(np.float32)
