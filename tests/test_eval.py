@@ -43,17 +43,20 @@ def test_bilabials_in_ipa_and_arpabet():
         assert not metrics.is_bilabial(symbol), symbol
 
 
-def test_bilabial_closure_counts_phonemes_whose_lips_close():
+def test_lip_closures_count_phonemes_whose_lips_close():
     fps = 10.0
     names = ["jawOpen", "mouthClose"]
     weights = np.zeros((10, 2))
     weights[:, 0] = 0.5                   # mouth open everywhere ...
-    weights[2, 1] = 0.45                  # ... except frame 2: gap 0.05 < 0.1
+    weights[2, 1] = 0.45                  # ... except frames 2 and 4: gap 0.05 < 0.1
+    weights[4, 1] = 0.45
     gap = metrics.weights_lip_gap(weights, names)
     phonemes = [[0.0, 0.15, "_"], [0.15, 0.25, "m"], [0.25, 0.5, "a"], [0.5, 0.62, "p"],
-                [0.62, 0.64, "b"]]     # 'b' shorter than a frame: judged at frame 6
-    closed, closed_target, count = metrics.bilabial_closures(gap, gap, phonemes, fps, 0.1)
-    assert (closed, closed_target, count) == (1, 1, 3)
+                [0.62, 0.64, "b"],     # 'b' shorter than a frame: judged at frame 6
+                [0.64, 0.8, "t"], [0.8, 1.0, "pau"]]
+    assert metrics.lip_closures(gap, gap, phonemes, fps, 0.1) == (1, 1, 3)
+    # elsewhere: 'a' (frames 3-5) closes at frame 4, 't' stays open, pauses do not count
+    assert metrics.lip_closures(gap, 0.5 + gap, phonemes, fps, 0.1, bilabial=False) == (1, 0, 2)
     assert metrics.weights_lip_gap(weights, ["a", "b"]) is None
 
 
@@ -89,6 +92,7 @@ def test_evaluate_matches_a_direct_computation(data, tmp_path):
     assert result["position_mse"] == pytest.approx(np.mean((pred - take.targets()) ** 2), rel=1e-6)
     assert result["weight_mae"] == pytest.approx(np.mean(np.abs(pred - take.targets())), rel=1e-6)
     assert result["bilabial_phonemes"] > 0 and result["bilabial_closure_target"] == 1.0
+    assert 0 <= result["closure_elsewhere"] <= 1 and result["closure_elsewhere_target"] < 1
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["takes"] == 1
     assert (tmp_path / "eval" / f"curves_{take.name}.png").stat().st_size > 1000
 

@@ -21,8 +21,8 @@ from a2f_core.model import A2FNet
 from training.batches import interpolate, make_batch, prepare_take
 from training.dataset import load_dataset, write_dataset_json
 from training.toy_dataset import CHANNELS, write_toy_dataset
-from training.train import (closure_columns, initial_emotion_table, learning_rate, lips_shut,
-                            output_loss_scale, train)
+from training.lip_contact import ShutLips
+from training.train import initial_emotion_table, learning_rate, output_loss_scale, train
 from training.train_config import TrainConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,18 +153,40 @@ def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):
 
 
 def test_closure_weight_marks_shut_lips_and_trains(toy, tmp_path):
-    jaw = torch.tensor([0.0, 0.3, 0.05, 0.05, 0.2])
-    close = torch.tensor([0.0, 0.0, 0.05, 0.04, 0.1])
-    # rest is not contact; open lips are not; mouthClose meeting jawOpen is
-    assert lips_shut(jaw, close).tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
     dataset = load_dataset(toy)
-    assert closure_columns(tiny(), dataset) is None
-    assert closure_columns(tiny(closure_weight=8.0), dataset) == (8.0, 0, 1)
-    with pytest.raises(A2FError, match="needs weights data with jawOpen and mouthClose"):
-        closure_columns(tiny(closure_weight=8.0), SimpleNamespace(kind="vertices"))
+    targets = np.zeros((5, len(dataset.channel_names)), np.float32)
+    targets[:, 0] = [0.0, 0.3, 0.05, 0.05, 0.2]  # jawOpen
+    targets[:, 1] = [0.0, 0.0, 0.05, 0.04, 0.1]  # mouthClose
+    # rest is not contact; open lips are not; mouthClose meeting jawOpen is
+    shut = ShutLips(dataset, targets)(torch.from_numpy(targets))
+    assert shut.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
+    no_lips = SimpleNamespace(kind="weights", channel_names=["jawOpen", "mouthSmileLeft"])
+    with pytest.raises(A2FError, match="needs jawOpen and mouthClose"):
+        ShutLips(no_lips, targets)
     with pytest.raises(A2FError, match="closure_weight must be at least 1.0"):
         TrainConfig(closure_weight=0.5)
     result = train(tiny(steps=3, closure_weight=8.0), toy, tmp_path / "run")
+    assert math.isfinite(result.best_val)
+
+
+def test_closure_weight_finds_touching_lips_in_vertex_data(tmp_path):
+    write_toy_dataset(tmp_path / "data", kind="vertices", takes=2, seconds=1.0)
+    dataset = load_dataset(tmp_path / "data")
+    template, upper, lower = (dataset.template, dataset.info["upper_lip_vertices"],
+                              dataset.info["lower_lip_vertices"])
+    opening = np.linspace(0.0, 1.0, 101, dtype=np.float32)  # 0: lips meet, 1: widest
+    offsets = np.zeros((101, *template.shape), np.float32)
+    meet = (template[upper].mean(0) - template[lower].mean(0)) / 2
+    offsets[:, upper] = -meet * (1 - opening[:, None, None])
+    offsets[:, lower] = meet * (1 - opening[:, None, None])
+    offsets = offsets.reshape(101, -1)
+    shut = ShutLips(dataset, offsets)(torch.from_numpy(offsets)).numpy()
+    # the bottom 10% of the 5-95 percentile range of the lip distance counts as touching
+    assert shut[:14].all() and not shut[15:].any()
+    del dataset.info["upper_lip_vertices"]
+    with pytest.raises(A2FError, match="needs upper_lip_vertices and lower_lip_vertices"):
+        ShutLips(dataset, offsets)
+    result = train(tiny(steps=3, closure_weight=8.0), tmp_path / "data", tmp_path / "run")
     assert math.isfinite(result.best_val)
 
 

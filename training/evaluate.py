@@ -8,6 +8,7 @@ use, so the numbers describe what users get. Metrics (definitions in training/me
     lip_vertex_error   per frame the max Euclidean error over lip vertices, averaged (vertices)
     motion_mse         mean squared error of frame-to-frame motion (the training M)
     bilabial_closure   fraction of p/b/m phonemes whose predicted lips close (target rate beside)
+    closure_elsewhere  the same over all other speech phonemes: high means lips shut too often
     rest_in_silence    error in frames well inside pauses, where the face should rest
 """
 
@@ -112,13 +113,15 @@ class _Scores:
 
 
 class _ClosureRule:
-    """Counts bilabial closures with the lip-gap rule the data supports (see metrics.py)."""
+    """Counts lip closures on bilabials and elsewhere with the lip-gap rule the data supports
+    (see metrics.py)."""
 
     def __init__(self, ckpt, dataset, notes):
         self.kind, self.names, self.template = dataset.kind, dataset.channel_names, dataset.template
         self.upper = dataset.info.get("upper_lip_vertices")
         self.lower = dataset.info.get("lower_lip_vertices")
-        self.closed = self.closed_target = self.count = 0
+        # metric name -> [closed in prediction, closed in target, phonemes]
+        self.counts = {"bilabial_closure": [0, 0, 0], "closure_elsewhere": [0, 0, 0]}
         self.usable = True
         if self.kind == "weights" and metrics.lip_channels(self.names) is None:
             notes.append("no jawOpen/mouthClose channels: bilabial closure not measured")
@@ -140,17 +143,17 @@ class _ClosureRule:
             gap_t = metrics.vertex_lip_gap(target + self.template, self.upper, self.lower)
             lo, hi = np.percentile(gap_t, [5, 95])
             threshold = lo + metrics.VERTEX_CLOSED_FRACTION * (hi - lo)
-        p, t, n = metrics.bilabial_closures(gap_p, gap_t, phonemes, fps, threshold)
-        self.closed, self.closed_target, self.count = (self.closed + p, self.closed_target + t,
-                                                       self.count + n)
+        for name, bilabial in (("bilabial_closure", True), ("closure_elsewhere", False)):
+            found = metrics.lip_closures(gap_p, gap_t, phonemes, fps, threshold, bilabial)
+            self.counts[name] = [a + b for a, b in zip(self.counts[name], found)]
 
     def summary(self) -> dict:
-        if not self.usable or not self.count:
-            return {"bilabial_closure": None, "bilabial_closure_target": None,
-                    "bilabial_phonemes": self.count}
-        return {"bilabial_closure": self.closed / self.count,
-                "bilabial_closure_target": self.closed_target / self.count,
-                "bilabial_phonemes": self.count}
+        result = {}
+        for name, (closed, closed_target, count) in self.counts.items():
+            measured = self.usable and count
+            result[name] = closed / count if measured else None
+            result[f"{name}_target"] = closed_target / count if measured else None
+        return {**result, "bilabial_phonemes": self.counts["bilabial_closure"][2]}
 
 
 def _label_emotion(ckpt, take):
@@ -200,7 +203,8 @@ def plot_curves(curves, names, fps, out_dir, channels=4):
 
 
 TABLE_METRICS = ("position_mse", "weight_mae", "lip_vertex_error", "motion_mse",
-                 "bilabial_closure", "bilabial_closure_target", "rest_in_silence")
+                 "bilabial_closure", "bilabial_closure_target", "closure_elsewhere",
+                 "closure_elsewhere_target", "rest_in_silence")
 
 
 def format_table(result: dict) -> str:

@@ -54,15 +54,16 @@ def is_bilabial(symbol: str) -> bool:
     return base in BILABIALS
 
 
-def bilabial_closures(gap_pred, gap_target, phonemes, fps, closed_below):
-    """(closed in prediction, closed in target, count) over the take's bilabial phonemes.
+def lip_closures(gap_pred, gap_target, phonemes, fps, closed_below, bilabial=True):
+    """(closed in prediction, closed in target, count) over the take's bilabial phonemes, or
+    with bilabial=False over its other speech phonemes, where a closure is a false one.
 
     gap_*: (T,) lip opening per frame. A phoneme counts as closed when the gap falls below
     `closed_below` at any frame inside it (the nearest frame for phonemes shorter than a frame).
     """
     closed_pred = closed_target = count = 0
     for start, end, symbol in phonemes:
-        if not is_bilabial(symbol):
+        if symbol.strip().lower() in SILENCE_SYMBOLS or is_bilabial(symbol) != bilabial:
             continue
         frames = _frames_inside(start, end, fps, len(gap_pred))
         count += 1

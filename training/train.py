@@ -33,7 +33,7 @@ from a2f_core.model import A2FNet
 from training import distributed
 from training.batches import epoch_runs, make_batch, prepare_take, runs_per_epoch, take_starts
 from training.dataset import load_dataset
-from training.metrics import lip_channels
+from training.lip_contact import ShutLips
 from training.run_dir import BEST, LAST, RunDir
 from training.train_config import TrainConfig, load_config
 
@@ -44,13 +44,13 @@ class TrainModule(nn.Module):
     """The network plus the per-training-frame emotion table: one module, so DDP syncs both."""
 
     def __init__(self, net: A2FNet, emotion_table: torch.Tensor, loss_scale: torch.Tensor,
-                 closure=None):
-        """closure: None, or (weight, jawOpen column, mouthClose column) for closure_weight."""
+                 closure_weight: float = 1.0, shut_lips: ShutLips | None = None):
+        """closure_weight: position-loss weight of the frames `shut_lips` marks (1.0: none)."""
         super().__init__()
         self.net = net
         self.emotions = nn.Parameter(emotion_table)
         self.register_buffer("loss_scale", loss_scale)  # (output_size,) per-value loss weight
-        self.closure = closure
+        self.closure_weight, self.shut_lips = closure_weight, shut_lips
 
     def forward(self, batch) -> torch.Tensor:
         """(3,) raw loss terms [position, motion, emotion] of one Batch."""
@@ -58,28 +58,10 @@ class TrainModule(nn.Module):
         y = self.net.forward_grid(batch.grid, batch.starts, e) * self.loss_scale
         t, p0, p1 = batch.targets * self.loss_scale, batch.pair0, batch.pair1
         weight = None
-        if self.closure is not None:
-            k, jaw, close = self.closure
-            weight = 1 + (k - 1) * lips_shut(batch.targets[:, jaw], batch.targets[:, close])
+        if self.shut_lips is not None:
+            weight = 1 + (self.closure_weight - 1) * self.shut_lips(batch.targets)
         return torch.stack([position_loss(y, t, weight),
                             motion_loss(y[p0], y[p1], t[p0], t[p1]), emotion_loss(e[p0], e[p1])])
-
-
-def lips_shut(jaw_open: torch.Tensor, mouth_close: torch.Tensor) -> torch.Tensor:
-    """1.0 where ARKit weights shut the lips by contact (mouthClose meets jawOpen), else 0.0;
-    a resting face (both zero) does not count."""
-    return ((mouth_close > 0.01) & (jaw_open - mouth_close < 0.02)).to(jaw_open.dtype)
-
-
-def closure_columns(config: TrainConfig, dataset):
-    """(weight, jawOpen column, mouthClose column) when closure_weight is on, else None."""
-    if config.closure_weight == 1.0:
-        return None
-    columns = lip_channels(dataset.channel_names) if dataset.kind == "weights" else None
-    if columns is None:
-        raise A2FError("closure_weight needs weights data with jawOpen and mouthClose channels; "
-                       "set it to 1.0 for this dataset")
-    return (config.closure_weight, *columns)
 
 
 @dataclass
@@ -181,9 +163,10 @@ class _Trainer:
         net = A2FNet(self.model_config, noise_base=config.noise_base)
         targets = torch.cat([t.targets for t in self.takes]).cpu().numpy()
         net.pca_init(targets, seed=config.seed)
+        shut_lips = None if config.closure_weight == 1.0 else ShutLips(dataset, targets)
         self.module = TrainModule(net, initial_emotion_table(self.takes, config),
-                                  output_loss_scale(targets, config),
-                                  closure_columns(config, dataset)).to(ctx.device)
+                                  output_loss_scale(targets, config), config.closure_weight,
+                                  shut_lips).to(ctx.device)
         self.model = distributed.wrap(self.module, ctx)
         self.normalizers = nn.ModuleList(LossNormalizer() for _ in TERMS).to(ctx.device)
         groups = [{"params": list(self.module.net.parameters()), "lr_scale": 1.0},
