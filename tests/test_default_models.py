@@ -19,9 +19,11 @@ from training.synth.demo_head import load_demo_head
 
 EMOTIONS = {"neutral", "happy", "sad", "angry", "surprised"}
 # README thresholds, on voices the model never heard (a different synth seed). Bilabial closure
-# guards the measured level (0.19 here, 0.28 on the val split); the goal of 0.90 is not reached
-# yet (README, "Default models").
-MIN_BILABIAL_CLOSURE = 0.15
+# guards the measured level (0.41 here, 0.51 on the val split); the goal of 0.90 is not reached
+# yet (README, "Default models"). Lips must not buy it by shutting on every other phoneme too:
+# 0.17 here, against 0.21 in the data.
+MIN_BILABIAL_CLOSURE = 0.35
+MAX_CLOSURE_ELSEWHERE_VS_DATA = 1.25
 MAX_WEIGHT_MAE = 0.05
 MAX_REST_ERROR = 0.05
 
@@ -61,6 +63,8 @@ def test_vertices_model_matches_the_demo_head():
 def test_held_out_metrics_meet_the_readme(held_out):
     metrics = evaluate(DEFAULT_WEIGHTS, held_out, emotion="labels")
     assert metrics["bilabial_closure"] >= MIN_BILABIAL_CLOSURE, metrics
+    assert metrics["closure_elsewhere"] <= (MAX_CLOSURE_ELSEWHERE_VS_DATA
+                                            * metrics["closure_elsewhere_target"]), metrics
     assert metrics["weight_mae"] <= MAX_WEIGHT_MAE, metrics
     assert metrics["rest_in_silence"] <= MAX_REST_ERROR, metrics
 
