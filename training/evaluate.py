@@ -141,8 +141,7 @@ class _ClosureRule:
         else:
             gap_p = metrics.vertex_lip_gap(pred + self.template, self.upper, self.lower)
             gap_t = metrics.vertex_lip_gap(target + self.template, self.upper, self.lower)
-            lo, hi = np.percentile(gap_t, [5, 95])
-            threshold = lo + metrics.VERTEX_CLOSED_FRACTION * (hi - lo)
+            threshold = metrics.vertex_closed_below(gap_t)
         for name, bilabial in (("bilabial_closure", True), ("closure_elsewhere", False)):
             found = metrics.lip_closures(gap_p, gap_t, phonemes, fps, threshold, bilabial)
             self.counts[name] = [a + b for a, b in zip(self.counts[name], found)]

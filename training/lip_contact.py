@@ -42,10 +42,9 @@ class ShutLips(nn.Module):
         np.add.at(selector, np.asarray(upper), np.eye(3, dtype=np.float32) / len(upper))
         np.add.at(selector, np.asarray(lower), -np.eye(3, dtype=np.float32) / len(lower))
         selector = selector.reshape(-1, 3)
-        rest = (dataset.template[upper].mean(0) - dataset.template[lower].mean(0))
-        gap = np.linalg.norm(targets @ selector + rest, axis=1)
-        lo, hi = np.percentile(gap, [5, 95])
-        self.threshold = float(lo + metrics.VERTEX_CLOSED_FRACTION * (hi - lo))
+        rest = dataset.template[upper].mean(0) - dataset.template[lower].mean(0)
+        self.threshold = metrics.vertex_closed_below(np.linalg.norm(targets @ selector + rest,
+                                                                    axis=1))
         self.register_buffer("selector", torch.from_numpy(selector), persistent=False)
         self.register_buffer("rest", torch.from_numpy(rest.astype(np.float32)), persistent=False)
 

@@ -95,6 +95,13 @@ def vertex_lip_gap(vertices, upper, lower):
     return np.linalg.norm(vertices[:, upper].mean(1) - vertices[:, lower].mean(1), axis=1)
 
 
+def vertex_closed_below(gap):
+    """The lip distance under which vertex lips count as closed, from the (T,) gaps it is judged
+    in: VERTEX_CLOSED_FRACTION of the way up their 5-95 percentile range."""
+    lo, hi = np.percentile(gap, [5, 95])
+    return float(lo + VERTEX_CLOSED_FRACTION * (hi - lo))
+
+
 def silent_frames(n_frames, fps, phonemes, samples, sample_rate):
     """(T,) bool: frames at least SILENCE_MARGIN_SECONDS inside a pause.
 

@@ -34,9 +34,9 @@ class TrainConfig:
                                    # small but vital channels (mouthClose) count; paper: False
     emotion_lr_scale: float = 1.0  # lr multiplier for the emotion table; each row is updated
                                    # only when its frames are drawn, so few epochs barely move it
-    closure_weight: float = 1.0    # position-loss weight of frames whose target lips are shut
-                                   # (mouthClose > 0.01, jawOpen - mouthClose < 0.02; weights
-                                   # data only): bilabials are ~2% of frames. Paper: 1.0
+    closure_weight: float = 1.0    # position-loss weight of frames whose target lips touch
+                                   # (training/lip_contact.py): bilabials are ~2% of frames.
+                                   # Paper: 1.0
     noise_base: float = 1.4        # feature maps times noise_base ** N(0, 1) in training (paper:
                                    # 1.4, for hundreds of epochs); 1.0 turns the noise off
     # --- optimiser: Adam with ramp-up and smooth ramp-down ---
