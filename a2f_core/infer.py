@@ -14,6 +14,8 @@ from .config import articulation_layers
 from .errors import A2FError
 from .features import GridFeatures, frame_count, window_starts
 
+FORMANT_BLOCK = 256  # grid frames per pass of the formant network (see `Animator.formants`)
+
 
 class Animator:
     """Runs one checkpoint's network; create once, call for any number of clips."""
@@ -75,12 +77,20 @@ class Animator:
             yield first, self.hidden(formants, s - g0, emotion[first:first + len(s)])
 
     def formants(self, grid: np.ndarray) -> np.ndarray:
-        """(G, K) autocorrelation frames -> (G, 256) formant features."""
+        """(G, K) autocorrelation frames -> (G, 256) formant features.
+
+        Grid frames are independent here, so they go through in blocks small enough that each
+        layer's output stays in the CPU cache for the next (the first layer's is 4.5 KB a frame).
+        """
+        out = np.empty((len(grid), self._formant_last.bias.size), np.float32)
         weight, bias = self._formant_first
-        x = _relu(grid @ weight + bias).reshape(len(grid), self.config.lags // 2, -1)
-        for conv in self._formant:
-            x = conv(x)
-        return self._formant_last(x)
+        for i in range(0, len(grid), FORMANT_BLOCK):
+            x = _relu(grid[i:i + FORMANT_BLOCK] @ weight + bias)
+            x = x.reshape(len(x), self.config.lags // 2, -1)
+            for conv in self._formant:
+                x = conv(x)
+            out[i:i + FORMANT_BLOCK] = self._formant_last(x)
+        return out
 
     def hidden(self, formants: np.ndarray, starts: np.ndarray, emotion: np.ndarray) -> np.ndarray:
         """(G, 256) formant features of a grid span, (T,) window starts in it, (T, E) -> (T, 150).
