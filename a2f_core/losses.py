@@ -4,10 +4,11 @@ import torch
 from torch import nn
 
 
-def position_loss(pred: torch.Tensor, target: torch.Tensor, frame_weight=None) -> torch.Tensor:
-    """P = mean((yhat - y)^2) over every frame and output value; frame_weight (B,) scales
-    each frame's share (1 everywhere is the paper's loss)."""
-    error = (pred - target) ** 2
+def position_loss(pred: torch.Tensor, target: torch.Tensor, frame_weight=None,
+                  power: float = 2.0) -> torch.Tensor:
+    """P = mean(|yhat - y|^power) over every frame and output value; frame_weight (B,) scales
+    each frame's share (1 everywhere and power 2 is the paper's loss)."""
+    error = (pred - target).abs() ** power
     return torch.mean(error if frame_weight is None else error * frame_weight[:, None])
 
 

@@ -21,6 +21,21 @@ def test_position_loss_frame_weight_scales_each_frames_share():
     assert position_loss(pred, target, torch.tensor([5.0, 1.0])).item() == pytest.approx(4.5)
 
 
+def test_position_power_one_fits_the_median_where_squares_fit_the_mean():
+    pred, target = torch.zeros(1, 2), torch.tensor([[3.0, -1.0]])
+    assert position_loss(pred, target, power=1.0).item() == pytest.approx(2.0)
+    # lips shut in 3 of 5 frames that sound alike: squares settle half-open, power 1 commits
+    shut = torch.tensor([[0.0], [0.0], [0.0], [1.0], [1.0]])
+    for power, expected in ((2.0, 0.4), (1.0, 0.0)):
+        gap = torch.full((1, 1), 0.5, requires_grad=True)
+        optimiser = torch.optim.SGD([gap], lr=0.01)
+        for _ in range(500):
+            optimiser.zero_grad()
+            position_loss(gap.expand(5, 1), shut, power=power).backward()
+            optimiser.step()
+        assert gap.item() == pytest.approx(expected, abs=0.02)
+
+
 def test_motion_loss_compares_frame_differences():
     # predicted motion (1, 1) vs target motion (0, 3): errors 1 and -2
     p0, p1 = torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 1.0]])

@@ -150,6 +150,17 @@ def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):
         load_config(bad)
     with pytest.raises(A2FError, match="run_frames"):
         TrainConfig(run_frames=1)
+    with pytest.raises(A2FError, match=r"position_power must lie in \[1, 2\]"):
+        TrainConfig(position_power=0.5)
+
+
+def test_absolute_position_error_trains(toy, tmp_path):
+    out = tmp_path / "run"
+    train(tiny(steps=100, log_every=25, position_power=1.0), toy, out)
+    records = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+    error = [r["train/position"] for r in records if "train/position" in r]
+    assert error[-1] < 0.8 * error[0]
+    assert json.loads((out / "config.json").read_text())["train"]["position_power"] == 1.0
 
 
 def test_closure_weight_marks_shut_lips_and_trains(toy, tmp_path):

@@ -44,13 +44,16 @@ class TrainModule(nn.Module):
     """The network plus the per-training-frame emotion table: one module, so DDP syncs both."""
 
     def __init__(self, net: A2FNet, emotion_table: torch.Tensor, loss_scale: torch.Tensor,
-                 closure_weight: float = 1.0, shut_lips: ShutLips | None = None):
-        """closure_weight: position-loss weight of the frames `shut_lips` marks (1.0: none)."""
+                 closure_weight: float = 1.0, shut_lips: ShutLips | None = None,
+                 position_power: float = 2.0):
+        """closure_weight: position-loss weight of the frames `shut_lips` marks (1.0: none);
+        position_power: exponent of the position error (2.0: the paper's squares)."""
         super().__init__()
         self.net = net
         self.emotions = nn.Parameter(emotion_table)
         self.register_buffer("loss_scale", loss_scale)  # (output_size,) per-value loss weight
         self.closure_weight, self.shut_lips = closure_weight, shut_lips
+        self.position_power = position_power
 
     def forward(self, batch) -> torch.Tensor:
         """(3,) raw loss terms [position, motion, emotion] of one Batch."""
@@ -60,7 +63,7 @@ class TrainModule(nn.Module):
         weight = None
         if self.shut_lips is not None:
             weight = 1 + (self.closure_weight - 1) * self.shut_lips(batch.targets)
-        return torch.stack([position_loss(y, t, weight),
+        return torch.stack([position_loss(y, t, weight, self.position_power),
                             motion_loss(y[p0], y[p1], t[p0], t[p1]), emotion_loss(e[p0], e[p1])])
 
 
@@ -166,7 +169,7 @@ class _Trainer:
         shut_lips = None if config.closure_weight == 1.0 else ShutLips(dataset, targets)
         self.module = TrainModule(net, initial_emotion_table(self.takes, config),
                                   output_loss_scale(targets, config), config.closure_weight,
-                                  shut_lips).to(ctx.device)
+                                  shut_lips, config.position_power).to(ctx.device)
         self.model = distributed.wrap(self.module, ctx)
         self.normalizers = nn.ModuleList(LossNormalizer() for _ in TERMS).to(ctx.device)
         groups = [{"params": list(self.module.net.parameters()), "lr_scale": 1.0},
