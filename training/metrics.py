@@ -47,6 +47,11 @@ def rest_in_silence(pred, target, silent):
     return float(np.abs(p - t).sum()), p.size
 
 
+def is_silence(symbol: str) -> bool:
+    """A pause in any of the alphabets: '_', 'pau', 'sil', 'sp' or an empty symbol."""
+    return symbol.strip().lower() in SILENCE_SYMBOLS
+
+
 def is_bilabial(symbol: str) -> bool:
     """'p', 'b', 'm' in ARPAbet or IPA, ignoring length, aspiration and diacritic marks."""
     base = "".join(c for c in symbol.strip().lower()
@@ -63,7 +68,7 @@ def lip_closures(gap_pred, gap_target, phonemes, fps, closed_below, bilabial=Tru
     """
     closed_pred = closed_target = count = 0
     for start, end, symbol in phonemes:
-        if symbol.strip().lower() in SILENCE_SYMBOLS or is_bilabial(symbol) != bilabial:
+        if is_silence(symbol) or is_bilabial(symbol) != bilabial:
             continue
         frames = _frames_inside(start, end, fps, len(gap_pred))
         count += 1
@@ -112,7 +117,7 @@ def silent_frames(n_frames, fps, phonemes, samples, sample_rate):
     silent = np.zeros(n_frames, bool)
     if phonemes:
         for start, end, symbol in phonemes:
-            if symbol.strip().lower() in SILENCE_SYMBOLS:
+            if is_silence(symbol):
                 silent |= (times >= start + SILENCE_MARGIN_SECONDS) & (
                     times <= end - SILENCE_MARGIN_SECONDS)
         return silent
