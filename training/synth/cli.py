@@ -1,7 +1,10 @@
 """`a2f synth`: build a synthetic dataset in the native layout, in parallel, deterministically.
 
 Takes are made in index order by a process pool, in batches; the dataset is the shortest prefix
-of takes reaching --minutes, so the result depends on the seed alone, never on --jobs.
+of takes reaching --minutes, so the result depends on the seed alone, never on --jobs. Each take
+gets a freshly forked worker: espeak-ng and flite carry state from one utterance into the next
+(libc's rand(), espeak-ng's wave generator), so a reused engine would make a take depend on
+which takes its worker spoke before.
 Standalone: `python -m training.synth.cli --out DIR`.
 """
 
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     worker = partial(make_take, config=config, head=head)
     context = multiprocessing.get_context("fork")
-    with context.Pool(max(1, args.jobs)) as pool, \
+    with context.Pool(max(1, args.jobs), maxtasksperchild=1) as pool, \
             tqdm(total=target_seconds, desc="a2f synth",
                  bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]") as bar:
         while seconds < target_seconds:
