@@ -3,8 +3,8 @@
 Takes are made in index order by a process pool, in batches; the dataset is the shortest prefix
 of takes reaching --minutes, so the result depends on the seed alone, never on --jobs. Each take
 gets a freshly forked worker: espeak-ng and flite carry state from one utterance into the next
-(libc's rand(), espeak-ng's wave generator), so a reused engine would make a take depend on
-which takes its worker spoke before.
+(flite through libc's rand(), espeak-ng in its own globals), so a reused engine would make a
+take depend on which takes its worker spoke before.
 Standalone: `python -m training.synth.cli --out DIR`.
 """
 
