@@ -10,12 +10,12 @@ import json
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .config import ModelConfig, parameter_shapes
 from .errors import CheckpointError
 
@@ -148,24 +148,14 @@ def write_safetensors(path, arrays: dict, metadata: dict):
     blob += b" " * (-len(blob) % 8)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(blob)) + blob)
-            for name in names:
-                f.write(arrays[name].astype(arrays[name].dtype.newbyteorder("<")).tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # disk full, quota, I/O error: the old file (if any) is untouched
-        Path(tmp).unlink(missing_ok=True)
-        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; the previous "
-                              "file is unchanged, free some space and retry") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def write(f):
+        f.write(struct.pack("<Q", len(blob)) + blob)
+        for name in names:
+            f.write(arrays[name].astype(arrays[name].dtype.newbyteorder("<")).tobytes())
+    atomic_write(path, write, CheckpointError, "checkpoint ")
 
 
 def _read_safetensors(path: Path):

@@ -1,17 +1,16 @@
 """Writing animation to files: .npz, Live Link Face .csv and .json, chosen by extension.
 
-Every file is written to a temporary name beside the target and renamed into place, so an
-existing file is never left half-overwritten.
+Every file is replaced in one piece (`atomic.atomic_write`): an existing file is never left
+half-overwritten.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .arkit import ARKIT_NAMES, pascal_case
+from .atomic import atomic_write
 from .errors import A2FError
 
 FORMATS = (".npz", ".csv", ".json")
@@ -39,7 +38,7 @@ def write_animation(path, frames: np.ndarray, fps: float, names=None):
         if kind == "weights":
             doc["names"] = list(names)
         writer = lambda f: f.write(json.dumps(doc).encode())  # noqa: E731
-    _atomic_write(path, writer)
+    atomic_write(path, writer)
 
 
 def livelink_timecode(frame: int, fps: float) -> str:
@@ -70,28 +69,3 @@ def _write_livelink_csv(f, frames, fps, names):
         values = ",".join(f"{v:.6g}" for v in row)
         lines.append(f"{livelink_timecode(i, fps)},{len(ARKIT_NAMES)},{values}{tail}")
     f.write(("\n".join(lines) + "\n").encode())
-
-
-def _atomic_write(path: Path, writer):
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        what = "is not a folder" if directory.exists() else "does not exist"
-        raise A2FError(f"cannot write {path}: {directory} {what}")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise A2FError(f"cannot write {path}: {e.strerror or e}; choose a folder you can "
-                       "write to") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # disk full, quota, I/O error: the old file (if any) is untouched
-        Path(tmp).unlink(missing_ok=True)
-        raise A2FError(f"cannot write {path}: {e.strerror or e}; any existing file there is "
-                       "unchanged, free some space or choose another path") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -107,7 +107,8 @@ def test_full_disk_while_rewriting_a_checkpoint_keeps_it(tmp_path, weights_ckpt)
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == (f"a2f emotions: error: cannot write checkpoint {ckpt}: File too "
-                                   "large; the previous file is unchanged, free some space and retry")
+                                   "large; any existing file there is unchanged, free some space or "
+                                   "choose another path")
     assert ckpt.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [ckpt.name]
 
 
@@ -152,13 +153,13 @@ def test_resume_after_a_kill_cleans_debris_and_a_torn_stats_line(tmp_path, toy):
     config = load_config(TINY, steps=6, checkpoint_every=3, log_every=1, val_every=3)
     stopped = train(config, toy, out, abort_fn=lambda: True)  # stops (and saves) after step 1
     assert stopped.interrupted and stopped.step == 1
-    (out / ".resume.k1ll3d").write_bytes(b"PK\x03\x04 half a torch.save")
+    (out / ".resume.pt.k1ll3d.tmp").write_bytes(b"PK\x03\x04 half a torch.save")
     (out / ".last.safetensors.x9.tmp").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a")
     with open(out / "stats.jsonl", "a") as f:
         f.write('{"step": 2, "train/posi')
     done = train(None, toy, out, resume=True)
     assert done.step == 6 and not done.interrupted
-    assert not list(out.glob(".resume.*")) and not list(out.glob(".*.tmp"))
+    assert not list(out.glob(".*.tmp"))
     steps = [r["step"] for r in RunDir(out, resume=True).stats() if "train/position" in r]
     assert steps == [1, 2, 3, 4, 5, 6]  # every completed step once, none lost, none doubled
     assert load_checkpoint(out / "last.safetensors").meta["provenance"]["steps"] == 6

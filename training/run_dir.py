@@ -13,12 +13,11 @@ process at any instant leaves either the previous or the new version, never a to
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from a2f_core.atomic import atomic_write
 from a2f_core.errors import A2FError
 
 CONFIG, STATS, PLOT, RESUME = "config.json", "stats.jsonl", "loss.png", "resume.pt"
@@ -45,9 +44,8 @@ class RunDir:
         Only on --resume (the folder is known to be a run directory), only names this module's
         writers create, and before this session writes anything.
         """
-        for pattern in (".resume.*", f".{LAST}.*.tmp", f".{BEST}.*.tmp", f".{CONFIG}.tmp",
-                        f".{STATS}.tmp", "tmp*.png"):
-            for stale in self.path.glob(pattern):
+        for name in (RESUME, LAST, BEST, CONFIG, STATS, PLOT):
+            for stale in self.path.glob(f".{name}.*.tmp"):  # atomic_write's temporary names
                 if stale.is_file():
                     stale.unlink(missing_ok=True)
 
@@ -55,7 +53,7 @@ class RunDir:
         return self.path / name
 
     def write_config(self, config: dict):
-        atomic_write_bytes(self.file(CONFIG), json.dumps(config, indent=1).encode())
+        _write_text(self.file(CONFIG), json.dumps(config, indent=1))
 
     def read_config(self) -> dict:
         return json.loads(self.file(CONFIG).read_text())
@@ -79,7 +77,7 @@ class RunDir:
     def truncate_stats(self, step: int):
         """Drop records after `step`: a resumed run rewrites them instead of duplicating them."""
         kept = [r for r in self.stats() if r["step"] <= step]
-        atomic_write_bytes(self.file(STATS), "".join(json.dumps(r) + "\n" for r in kept).encode())
+        _write_text(self.file(STATS), "".join(json.dumps(r) + "\n" for r in kept))
 
     def log(self, record: dict):
         """Append one stats.jsonl line and the same scalars to TensorBoard."""
@@ -113,21 +111,13 @@ class RunDir:
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=self.path)
-        os.close(fd)
-        fig.savefig(tmp, dpi=80)
-        plt.close(fig)
-        os.replace(tmp, self.file(PLOT))
+        try:
+            atomic_write(self.file(PLOT), lambda f: fig.savefig(f, format="png", dpi=80))
+        finally:
+            plt.close(fig)
 
     def save_resume(self, state: dict):
-        fd, tmp = tempfile.mkstemp(prefix=".resume.", dir=self.path)
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, self.file(RESUME))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.file(RESUME), lambda f: torch.save(state, f))
 
     def load_resume(self) -> dict:
         # weights_only: the unpickler accepts tensors and plain containers, never arbitrary code
@@ -138,7 +128,5 @@ class RunDir:
             self._writer.close()
 
 
-def atomic_write_bytes(path: Path, data: bytes):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _write_text(path: Path, text: str):
+    atomic_write(path, lambda f: f.write(text.encode()))
