@@ -77,5 +77,5 @@ endef
 
 .PHONY: models
 models: venv
-	$(call build_model,weights,--minutes 75 --seed 1)
+	$(call build_model,weights,--minutes 300 --seed 1)
 	$(call build_model,vertices,--minutes 30 --seed 2)
