@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from a2f_core.atomic import atomic_write
 from a2f_core.audio import SAMPLE_RATE, load_audio
 from a2f_core.errors import DatasetError
 
@@ -117,9 +118,7 @@ def write_dataset_json(root, *, fps: float, kind: str, takes: list, channel_name
     info.update(extra_info or {})
     info["takes"] = list(takes)
     path = root / "dataset.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=1))
-    tmp.replace(path)
+    atomic_write(path, lambda f: f.write(json.dumps(info, indent=1).encode()), DatasetError)
     return path
 
 
