@@ -135,6 +135,30 @@ def test_sigint_saves_and_exits_130(toy, tmp_path):
     assert torch.load(out / "resume.pt", weights_only=True)["step"] > 0
 
 
+def test_init_starts_from_a_checkpoint_and_fine_tunes_on_new_captures(toy, tmp_path):
+    first = train(tiny(steps=20), toy, tmp_path / "first")
+    start = str(tmp_path / "first" / "last.safetensors")
+    # learning rate 0 leaves the start untouched: network and, on the same takes, emotion table
+    same = train(tiny(steps=1, learning_rate=0.0, init=start), toy, tmp_path / "same")
+    for name, value in first.tensors.items():
+        np.testing.assert_array_equal(same.tensors[name], value, err_msg=name)
+    # new captures with other takes keep the network and get a fresh emotion table
+    write_toy_dataset(tmp_path / "new", takes=3, seconds=1.5, seed=7)
+    tuned = train(tiny(steps=1, learning_rate=0.0, init=start), tmp_path / "new",
+                  tmp_path / "tuned")
+    for name, value in first.tensors.items():
+        if name != "training.emotion_table":
+            np.testing.assert_array_equal(tuned.tensors[name], value, err_msg=name)
+    assert tuned.tensors["training.emotion_table"].shape == (2 * 45, 4)
+    assert load_checkpoint(tmp_path / "tuned" / "last.safetensors").meta["provenance"]["train"][
+        "init"] == start
+    write_toy_dataset(tmp_path / "verts", kind="vertices", takes=2, seconds=1.0)
+    with pytest.raises(A2FError, match="outputs weights but the dataset holds vertices"):
+        train(tiny(steps=1, init=start), tmp_path / "verts", tmp_path / "verts_run")
+    with pytest.raises(A2FError, match="different network shape"):
+        train(tiny(steps=1, hidden_size=8, init=start), toy, tmp_path / "narrow")
+
+
 def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):
     with pytest.raises(DatasetError, match="dataset.json"):
         train(tiny(steps=1), tmp_path / "nowhere", tmp_path / "run1")

@@ -166,8 +166,8 @@ def check_compatible(ckpt, dataset):
     if ckpt.kind != dataset.kind:
         raise A2FError(f"checkpoint outputs {ckpt.kind} but the dataset holds {dataset.kind}")
     if ckpt.kind == "weights" and ckpt.channel_names != dataset.channel_names:
-        raise A2FError("checkpoint channel names differ from the dataset's; evaluate on data "
-                       "with the same channels in the same order")
+        raise A2FError("checkpoint channel names differ from the dataset's; use data with the "
+                       "same channels in the same order")
     if ckpt.kind == "vertices" and ckpt.template.shape != dataset.template.shape:
         raise A2FError(f"checkpoint template has {len(ckpt.template)} vertices, the dataset "
                        f"{len(dataset.template)}")

@@ -1,7 +1,7 @@
 """`a2f train`: the Karras 2017 recipe on a native dataset, resumable, on one process or torchrun.
 
     a2f train --data DIR --out RUN_DIR [--config FILE.toml] [--epochs N | --steps N]
-              [--device cpu|cuda] [--resume]
+              [--device cpu|cuda] [--init CKPT] [--seed N] [--resume]
     torchrun --nproc_per_node N -m training.train --data DIR --out RUN_DIR ...
 
 Each step draws `batch_runs` runs of `run_frames` consecutive frames per process (batches.py),
@@ -26,13 +26,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from a2f_core.checkpoint import save_checkpoint
+from a2f_core.checkpoint import load_checkpoint, save_checkpoint
 from a2f_core.errors import A2FError, DatasetError
 from a2f_core.losses import LossNormalizer, emotion_loss, motion_loss, position_loss
 from a2f_core.model import A2FNet
 from training import distributed
 from training.batches import epoch_runs, make_batch, prepare_take, runs_per_epoch, take_starts
 from training.dataset import load_dataset
+from training.evaluate import check_compatible
 from training.lip_contact import ShutLips
 from training.run_dir import BEST, LAST, RunDir
 from training.train_config import TrainConfig, load_config
@@ -110,6 +111,24 @@ def initial_emotion_table(takes, config: TrainConfig) -> torch.Tensor:
     return table
 
 
+def start_from(path, net: A2FNet, table: torch.Tensor, takes, dataset) -> torch.Tensor:
+    """Load checkpoint `path`'s network into net; returns its emotion table when it was trained
+    on exactly these takes (a later stage of the same run), else `table` (new captures)."""
+    ckpt = load_checkpoint(path)
+    check_compatible(ckpt, dataset)
+    if ckpt.config != net.config:
+        raise A2FError(f"init checkpoint {path} has a different network shape than this config "
+                       f"({ckpt.config} vs {net.config}); use the config it was trained with")
+    net.load_numpy_tensors(ckpt.tensors)
+    saved = ckpt.tensors.get("training.emotion_table")
+    rows = [{"name": t.name, "row0": t.row0, "frames": t.frames} for t in takes]
+    trained_on = [{k: r[k] for k in ("name", "row0", "frames")}
+                  for r in ckpt.meta.get("training", {}).get("takes", [])]
+    if saved is None or trained_on != rows:
+        return table
+    return torch.from_numpy(np.array(saved, np.float32))
+
+
 def output_loss_scale(targets: np.ndarray, config: TrainConfig) -> torch.Tensor:
     """(output_size,) multipliers of outputs and targets inside the losses: ones (the paper), or
     1 / std per output value with standardize_outputs. The floor keeps values that never move
@@ -165,9 +184,13 @@ class _Trainer:
         torch.manual_seed(config.seed)
         net = A2FNet(self.model_config, noise_base=config.noise_base)
         targets = torch.cat([t.targets for t in self.takes]).cpu().numpy()
-        net.pca_init(targets, seed=config.seed)
+        table = initial_emotion_table(self.takes, config)
+        if config.init:
+            table = start_from(config.init, net, table, self.takes, dataset)
+        else:
+            net.pca_init(targets, seed=config.seed)
         shut_lips = None if config.closure_weight == 1.0 else ShutLips(dataset, targets)
-        self.module = TrainModule(net, initial_emotion_table(self.takes, config),
+        self.module = TrainModule(net, table,
                                   output_loss_scale(targets, config), config.closure_weight,
                                   shut_lips, config.position_power).to(ctx.device)
         self.model = distributed.wrap(self.module, ctx)
@@ -392,18 +415,23 @@ def add_arguments(parser):
     length.add_argument("--epochs", type=float, help="passes over the training frames")
     length.add_argument("--steps", type=int, help="optimiser steps (overrides epochs)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cpu")
+    parser.add_argument("--init", metavar="CKPT",
+                        help="start from this checkpoint's network instead of a fresh one "
+                             "(a second training stage, or fine-tuning on new captures)")
+    parser.add_argument("--seed", type=int, help="overrides the config's seed")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out exactly where it stopped")
 
 
 def run(args) -> int:
-    overrides = {"device": args.device, "epochs": args.epochs, "steps": args.steps}
+    overrides = {"device": args.device, "epochs": args.epochs, "steps": args.steps,
+                 "init": args.init, "seed": args.seed}
     if args.epochs is not None:
         overrides["steps"] = 0
     changed = args.config or any(v is not None for v in overrides.values())
     if args.resume and changed:
         raise A2FError("--resume continues with the run's saved config; drop --config, "
-                       "--epochs, --steps and --device")
+                       "--epochs, --steps, --device, --init and --seed")
     config = None if args.resume else load_config(args.config, **overrides)
     data = args.data
     if data is None:

@@ -48,6 +48,10 @@ class TrainConfig:
     adam_eps: float = 1e-8         # Adam epsilon
     rampup_fraction: float = 0.05  # first part of training where lr rises as exp(-5 (1 - t)^2)
     rampdown_fraction: float = 0.3  # last part of training where lr falls as a half cosine to 0
+    # --- start ---
+    init: str = ""                 # checkpoint whose network (and emotion table, when trained on
+                                   # the same takes) replaces the PCA-initialised start: a second
+                                   # stage of training, or fine-tuning a model on new captures
     # --- bookkeeping ---
     val_every: int = 500           # steps between validations on the held-out split
     checkpoint_every: int = 500    # steps between last/best checkpoints and resume states
