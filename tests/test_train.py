@@ -157,6 +157,11 @@ def test_init_starts_from_a_checkpoint_and_fine_tunes_on_new_captures(toy, tmp_p
         train(tiny(steps=1, init=start), tmp_path / "verts", tmp_path / "verts_run")
     with pytest.raises(A2FError, match="different network shape"):
         train(tiny(steps=1, hidden_size=8, init=start), toy, tmp_path / "narrow")
+    # a stopped second stage resumes from its own state, even once its start is gone
+    stopped = train(tiny(steps=4, init=start), toy, tmp_path / "second", abort_fn=lambda: True)
+    assert stopped.interrupted and stopped.step == 1
+    Path(start).unlink()
+    assert train(None, toy, tmp_path / "second", resume=True).step == 4
 
 
 def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):

@@ -154,15 +154,15 @@ def train(config: TrainConfig | None, data_dir, out_dir, progress_fn=None, abort
         config = saved
     ctx = distributed.setup(config.device)
     try:
-        return _Trainer(config, Path(data_dir), run_dir, ctx).run(progress_fn, abort_fn, resume)
+        return _Trainer(config, Path(data_dir), run_dir, ctx, resume).run(progress_fn, abort_fn)
     finally:
         run_dir.close()
         distributed.teardown(ctx)
 
 
 class _Trainer:
-    def __init__(self, config: TrainConfig, data_dir: Path, run_dir: RunDir, ctx):
-        self.config, self.run_dir, self.ctx = config, run_dir, ctx
+    def __init__(self, config: TrainConfig, data_dir: Path, run_dir: RunDir, ctx, resume: bool):
+        self.config, self.run_dir, self.ctx, self.resume = config, run_dir, ctx, resume
         self.dataset = dataset = load_dataset(data_dir)
         train_takes, val_takes = dataset.split("train"), dataset.split("val")
         if not train_takes:
@@ -185,7 +185,7 @@ class _Trainer:
         net = A2FNet(self.model_config, noise_base=config.noise_base)
         targets = torch.cat([t.targets for t in self.takes]).cpu().numpy()
         table = initial_emotion_table(self.takes, config)
-        if config.init:
+        if config.init and not resume:  # a resumed run loads its own state instead
             table = start_from(config.init, net, table, self.takes, dataset)
         else:
             net.pca_init(targets, seed=config.seed)
@@ -215,8 +215,8 @@ class _Trainer:
         return data
 
     # --- the loop ---------------------------------------------------------------------------
-    def run(self, progress_fn, abort_fn, resume: bool) -> TrainResult:
-        if resume:
+    def run(self, progress_fn, abort_fn) -> TrainResult:
+        if self.resume:
             self._load_state(self.run_dir.load_resume())
             if self.ctx.is_main:
                 self.run_dir.truncate_stats(self.step)
