@@ -135,7 +135,7 @@ def test_sigint_saves_and_exits_130(toy, tmp_path):
     assert torch.load(out / "resume.pt", weights_only=True)["step"] > 0
 
 
-def test_init_starts_from_a_checkpoint_and_fine_tunes_on_new_captures(toy, tmp_path):
+def test_init_starts_from_a_checkpoint_on_the_same_or_new_takes(toy, tmp_path):
     first = train(tiny(steps=20), toy, tmp_path / "first")
     start = str(tmp_path / "first" / "last.safetensors")
     # learning rate 0 leaves the start untouched: network and, on the same takes, emotion table

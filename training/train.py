@@ -190,9 +190,9 @@ class _Trainer:
         else:
             net.pca_init(targets, seed=config.seed)
         shut_lips = None if config.closure_weight == 1.0 else ShutLips(dataset, targets)
-        self.module = TrainModule(net, table,
-                                  output_loss_scale(targets, config), config.closure_weight,
-                                  shut_lips, config.position_power).to(ctx.device)
+        self.module = TrainModule(net, table, output_loss_scale(targets, config),
+                                  config.closure_weight, shut_lips,
+                                  config.position_power).to(ctx.device)
         self.model = distributed.wrap(self.module, ctx)
         self.normalizers = nn.ModuleList(LossNormalizer() for _ in TERMS).to(ctx.device)
         groups = [{"params": list(self.module.net.parameters()), "lr_scale": 1.0},
