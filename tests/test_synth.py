@@ -193,6 +193,16 @@ def test_same_seed_same_dataset_whatever_the_jobs(dataset, tmp_path_factory):
     assert json.loads(open(f"{other}/dataset.json").read())["takes"] != a["takes"]
 
 
+def test_more_minutes_with_the_same_seed_extend_the_set(dataset, tmp_path_factory):
+    """So a larger run keeps the smaller one's takes and val identities, and compares on them."""
+    longer = _synth(tmp_path_factory, "longer", minutes=1.5)
+    a, b = (json.loads(open(f"{d}/dataset.json").read())["takes"] for d in (dataset, longer))
+    assert len(b) > len(a) and b[:len(a)] == a
+    for take in a:
+        assert open(f"{dataset}/{take['audio']}", "rb").read() == \
+            open(f"{longer}/{take['audio']}", "rb").read()
+
+
 def test_vertex_dataset_uses_the_demo_head(tmp_path_factory):
     out = _synth(tmp_path_factory, "v", minutes=0.1, kind="vertices")
     ds = load_dataset(out)
