@@ -121,12 +121,14 @@ def start_from(path, net: A2FNet, table: torch.Tensor, takes, dataset) -> torch.
                        f"({ckpt.config} vs {net.config}); use the config it was trained with")
     net.load_numpy_tensors(ckpt.tensors)
     saved = ckpt.tensors.get("training.emotion_table")
-    rows = [{"name": t.name, "row0": t.row0, "frames": t.frames} for t in takes]
-    trained_on = [{k: r[k] for k in ("name", "row0", "frames")}
-                  for r in ckpt.meta.get("training", {}).get("takes", [])]
-    if saved is None or trained_on != rows:
+    if saved is None or ckpt.meta.get("training", {}).get("takes") != take_index(takes):
         return table
     return torch.from_numpy(np.array(saved, np.float32))
+
+
+def take_index(takes) -> list:
+    """Where each training take's rows lie in the emotion table (checkpoint meta 'training')."""
+    return [{"name": t.name, "row0": t.row0, "frames": t.frames, "label": t.label} for t in takes]
 
 
 def output_loss_scale(targets: np.ndarray, config: TrainConfig) -> torch.Tensor:
@@ -342,8 +344,6 @@ class _Trainer:
         tensors = self._tensors()
         if self.dataset.kind == "vertices":
             tensors["template"] = self.dataset.template
-        takes = [{"name": t.name, "row0": t.row0, "frames": t.frames, "label": t.label}
-                 for t in self.takes]
         provenance = {"kind": "trained", "data": str(self.dataset.root.resolve()),
                       "steps": self.step, "epochs": round(self.step / self.steps_per_epoch, 3),
                       "best_val_position": None if math.isinf(self.best) else self.best,
@@ -353,7 +353,8 @@ class _Trainer:
         save_checkpoint(self.run_dir.file(name), tensors, self.model_config,
                         fps=self.dataset.fps, channel_names=self.dataset.channel_names,
                         emotions={"neutral": self.neutral_emotion().cpu().numpy()},
-                        provenance=provenance, extra_meta={"training": {"takes": takes}})
+                        provenance=provenance,
+                        extra_meta={"training": {"takes": take_index(self.takes)}})
 
 
 @torch.no_grad()
