@@ -64,18 +64,30 @@ addon:
 # --- bundled default models (README, "Default models") --------------------------------------
 # Rebuilds a2f_core/models/default_{weights,vertices}.safetensors from scratch with fixed seeds:
 # synthesise -> train -> mine emotions -> evaluate on held-out voices -> release (float16).
+# The weights model trains in two stages: 12000 steps on 300 minutes, then 8000 more from there on
+# 600 minutes of the same seed (a superset with the same held-out voices): new speech is what
+# improves lip contact (docs/training.md, "More data").
 # The last checkpoint ships, not best: validation animates every take with the table's mean
 # emotion, which cannot judge emotional takes, and the learning-rate ramp-down ends at the last step.
-define build_model
-	rm -rf data/synth_$(1) runs/default_$(1)
-	$(BIN)/a2f synth --out data/synth_$(1) --kind $(1) $(2)
-	$(BIN)/a2f train --data data/synth_$(1) --out runs/default_$(1) --config configs/default_$(1).toml
-	$(BIN)/a2f emotions mine runs/default_$(1)/last.safetensors --data data/synth_$(1)
-	$(BIN)/a2f eval --checkpoint runs/default_$(1)/last.safetensors --data data/synth_$(1) --split val --emotion labels --out runs/default_$(1)/eval
+
+# $(call synth_and_train,KIND,SYNTH ARGS,NAME,TRAIN ARGS): data/NAME -> runs/NAME
+define synth_and_train
+	rm -rf data/$(3) runs/$(3)
+	$(BIN)/a2f synth --out data/$(3) --kind $(1) $(2)
+	$(BIN)/a2f train --data data/$(3) --out runs/$(3) --config configs/default_$(1).toml $(4)
+endef
+
+# $(call release,KIND): mines emotions on runs/default_KIND, evaluates and ships it
+define release
+	$(BIN)/a2f emotions mine runs/default_$(1)/last.safetensors --data data/default_$(1)
+	$(BIN)/a2f eval --checkpoint runs/default_$(1)/last.safetensors --data data/default_$(1) --split val --emotion labels --by language --out runs/default_$(1)/eval
 	$(BIN)/python -m training.release runs/default_$(1)/last.safetensors a2f_core/models/default_$(1).safetensors
 endef
 
 .PHONY: models
 models: venv
-	$(call build_model,weights,--minutes 300 --seed 1)
-	$(call build_model,vertices,--minutes 30 --seed 2)
+	$(call synth_and_train,weights,--minutes 300 --seed 1,default_weights_stage1)
+	$(call synth_and_train,weights,--minutes 600 --seed 1,default_weights,--init runs/default_weights_stage1/last.safetensors --steps 8000)
+	$(call release,weights)
+	$(call synth_and_train,vertices,--minutes 30 --seed 2,default_vertices)
+	$(call release,vertices)
