@@ -64,17 +64,22 @@ addon:
 # --- bundled default models (README, "Default models") --------------------------------------
 # Rebuilds a2f_core/models/default_{weights,vertices}.safetensors from scratch with fixed seeds:
 # synthesise -> train -> mine emotions -> evaluate on held-out voices -> release (float16).
-# The weights model trains in two stages: 12000 steps on 300 minutes, then 8000 more from there on
-# 600 minutes of the same seed (a superset with the same held-out voices): new speech is what
-# improves lip contact (docs/training.md, "More data").
+# The weights model trains in three stages: 12000 steps on 300 minutes, then 8000 and 4000 more
+# (each a warm restart from the last) on 600 minutes of the same seed (a superset with the same
+# held-out voices): new speech is what improves lip contact (docs/training.md, "More data").
 # The last checkpoint ships, not best: validation animates every take with the table's mean
 # emotion, which cannot judge emotional takes, and the learning-rate ramp-down ends at the last step.
 
-# $(call synth_and_train,KIND,SYNTH ARGS,NAME,TRAIN ARGS): data/NAME -> runs/NAME
-define synth_and_train
-	rm -rf data/$(3) runs/$(3)
-	$(BIN)/a2f synth --out data/$(3) --kind $(1) $(2)
-	$(BIN)/a2f train --data data/$(3) --out runs/$(3) --config configs/default_$(1).toml $(4)
+# $(call synth,KIND,NAME,ARGS): a fresh synthetic set in data/NAME
+define synth
+	rm -rf data/$(2)
+	$(BIN)/a2f synth --out data/$(2) --kind $(1) $(3)
+endef
+
+# $(call train,KIND,DATA,NAME,ARGS): a fresh run in runs/NAME, trained on data/DATA
+define train
+	rm -rf runs/$(3)
+	$(BIN)/a2f train --data data/$(2) --out runs/$(3) --config configs/default_$(1).toml $(4)
 endef
 
 # $(call release,KIND): mines emotions on runs/default_KIND, evaluates and ships it
@@ -86,8 +91,12 @@ endef
 
 .PHONY: models
 models: venv
-	$(call synth_and_train,weights,--minutes 300 --seed 1,default_weights_stage1)
-	$(call synth_and_train,weights,--minutes 600 --seed 1,default_weights,--init runs/default_weights_stage1/last.safetensors --steps 8000)
+	$(call synth,weights,default_weights_300,--minutes 300 --seed 1)
+	$(call train,weights,default_weights_300,default_weights_stage1)
+	$(call synth,weights,default_weights,--minutes 600 --seed 1)
+	$(call train,weights,default_weights,default_weights_stage2,--init runs/default_weights_stage1/last.safetensors --steps 8000)
+	$(call train,weights,default_weights,default_weights,--init runs/default_weights_stage2/last.safetensors --steps 4000 --seed 2)
 	$(call release,weights)
-	$(call synth_and_train,vertices,--minutes 30 --seed 2,default_vertices)
+	$(call synth,vertices,default_vertices,--minutes 30 --seed 2)
+	$(call train,vertices,default_vertices,default_vertices)
 	$(call release,vertices)
