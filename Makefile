@@ -64,9 +64,9 @@ addon:
 # --- bundled default models (README, "Default models") --------------------------------------
 # Rebuilds a2f_core/models/default_{weights,vertices}.safetensors from scratch with fixed seeds:
 # synthesise -> train -> mine emotions -> evaluate on held-out voices -> release (float16).
-# The weights model trains in three stages: 12000 steps on 300 minutes, then 8000 and 4000 more
-# (each a warm restart from the last) on 600 minutes of the same seed (a superset with the same
-# held-out voices): new speech is what improves lip contact (docs/training.md, "More data").
+# The weights model trains in three stages: 12000 steps on the set's first 300 minutes, then 8000
+# and 4000 more (each a warm restart from the last) on all 600 (new speech, the same held-out
+# voices): new speech is what improves lip contact (docs/training.md, "More data").
 # The last checkpoint ships, not best: validation animates every take with the table's mean
 # emotion, which cannot judge emotional takes, and the learning-rate ramp-down ends at the last step.
 
@@ -91,9 +91,8 @@ endef
 
 .PHONY: models
 models: venv
-	$(call synth,weights,default_weights_300,--minutes 300 --seed 1)
-	$(call train,weights,default_weights_300,default_weights_stage1)
 	$(call synth,weights,default_weights,--minutes 600 --seed 1)
+	$(call train,weights,default_weights,default_weights_stage1,--minutes 300)
 	$(call train,weights,default_weights,default_weights_stage2,--init runs/default_weights_stage1/last.safetensors --steps 8000)
 	$(call train,weights,default_weights,default_weights,--init runs/default_weights_stage2/last.safetensors --steps 4000 --seed 2)
 	$(call release,weights)

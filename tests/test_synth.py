@@ -2,6 +2,7 @@
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,14 +194,37 @@ def test_same_seed_same_dataset_whatever_the_jobs(dataset, tmp_path_factory):
     assert json.loads(open(f"{other}/dataset.json").read())["takes"] != a["takes"]
 
 
-def test_more_minutes_with_the_same_seed_extend_the_set(dataset, tmp_path_factory):
+@pytest.fixture(scope="module")
+def longer(tmp_path_factory):
+    """The `dataset` fixture's seed, half as many minutes again."""
+    return _synth(tmp_path_factory, "longer", minutes=1.5)
+
+
+def test_more_minutes_with_the_same_seed_extend_the_set(dataset, longer):
     """So a larger run keeps the smaller one's takes and val identities, and compares on them."""
-    longer = _synth(tmp_path_factory, "longer", minutes=1.5)
     a, b = (json.loads(open(f"{d}/dataset.json").read())["takes"] for d in (dataset, longer))
     assert len(b) > len(a) and b[:len(a)] == a
     for take in a:
         assert open(f"{dataset}/{take['audio']}", "rb").read() == \
             open(f"{longer}/{take['audio']}", "rb").read()
+
+
+def test_training_on_a_prefix_of_a_longer_set_is_training_on_the_shorter_set(dataset, longer,
+                                                                              tmp_path):
+    """So the stages of a curriculum (`a2f train --minutes`) share one synthesised folder."""
+    pytest.importorskip("torch")
+    from training.train import train
+    from training.train_config import load_config
+    prefix = load_dataset(longer).first_minutes(1.0)
+    assert [t.name for t in prefix.takes] == [t.name for t in load_dataset(dataset).takes]
+    config = load_config(Path(__file__).parents[1] / "configs" / "tiny.toml", steps=3)
+    alone = train(config, dataset, tmp_path / "alone")
+    within = train(config.replace(data_minutes=1.0), longer, tmp_path / "within")
+    assert alone.tensors.keys() == within.tensors.keys()
+    for name, value in alone.tensors.items():
+        np.testing.assert_array_equal(within.tensors[name], value, err_msg=name)
+    with pytest.raises(A2FError, match=r"holds 1\.\d minutes of takes, fewer than the 2 asked"):
+        load_dataset(longer).first_minutes(2.0)
 
 
 def test_vertex_dataset_uses_the_demo_head(tmp_path_factory):

@@ -181,6 +181,8 @@ def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):
         TrainConfig(run_frames=1)
     with pytest.raises(A2FError, match=r"position_power must lie in \[1, 2\]"):
         TrainConfig(position_power=0.5)
+    with pytest.raises(A2FError, match="data_minutes must not be negative"):
+        TrainConfig(data_minutes=-1)
 
 
 def test_absolute_position_error_trains(toy, tmp_path):

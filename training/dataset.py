@@ -16,7 +16,7 @@ import json
 import math
 import re
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +76,21 @@ class Dataset:
         if name not in SPLITS:
             raise DatasetError(f"unknown split {name!r}; use one of {', '.join(SPLITS)}")
         return [t for t in self.takes if t.meta.get("split", "train") == name]
+
+    def first_minutes(self, minutes: float) -> "Dataset":
+        """The shortest prefix of the takes holding `minutes` of audio. `a2f synth` lists takes
+        in the order it makes them and stops the same way, so a prefix of its set is the set
+        that many minutes of the same seed make."""
+        kept, seconds = [], 0.0
+        for take in self.takes:
+            if seconds >= minutes * 60.0:
+                break
+            kept.append(take)
+            seconds += audio_seconds(take.audio_path)
+        if seconds < minutes * 60.0:
+            raise DatasetError(f"{self.root} holds {seconds / 60:.1f} minutes of takes, fewer "
+                               f"than the {minutes:g} asked for")
+        return replace(self, takes=kept)
 
 
 def write_take(root, name: str, audio_16k: np.ndarray, targets: np.ndarray, meta: dict) -> dict:

@@ -165,7 +165,10 @@ def train(config: TrainConfig | None, data_dir, out_dir, progress_fn=None, abort
 class _Trainer:
     def __init__(self, config: TrainConfig, data_dir: Path, run_dir: RunDir, ctx, resume: bool):
         self.config, self.run_dir, self.ctx, self.resume = config, run_dir, ctx, resume
-        self.dataset = dataset = load_dataset(data_dir)
+        dataset = load_dataset(data_dir)
+        if config.data_minutes:
+            dataset = dataset.first_minutes(config.data_minutes)
+        self.dataset = dataset
         train_takes, val_takes = dataset.split("train"), dataset.split("val")
         if not train_takes:
             raise DatasetError(f"{data_dir}: no takes in the 'train' split")
@@ -416,6 +419,9 @@ def add_arguments(parser):
     length.add_argument("--epochs", type=float, help="passes over the training frames")
     length.add_argument("--steps", type=int, help="optimiser steps (overrides epochs)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cpu")
+    parser.add_argument("--minutes", type=float, dest="data_minutes", metavar="M",
+                        help="train on the dataset's first takes holding M minutes of audio "
+                             "(a smaller `a2f synth` set of the same seed; default: all)")
     parser.add_argument("--init", metavar="CKPT",
                         help="start from this checkpoint's network instead of a fresh one "
                              "(a second training stage, or fine-tuning on new captures)")
@@ -426,13 +432,13 @@ def add_arguments(parser):
 
 def run(args) -> int:
     overrides = {"device": args.device, "epochs": args.epochs, "steps": args.steps,
-                 "init": args.init, "seed": args.seed}
+                 "init": args.init, "seed": args.seed, "data_minutes": args.data_minutes}
     if args.epochs is not None:
         overrides["steps"] = 0
     changed = args.config or any(v is not None for v in overrides.values())
     if args.resume and changed:
         raise A2FError("--resume continues with the run's saved config; drop --config, "
-                       "--epochs, --steps, --device, --init and --seed")
+                       "--epochs, --steps, --minutes, --device, --init and --seed")
     config = None if args.resume else load_config(args.config, **overrides)
     data = args.data
     if data is None:

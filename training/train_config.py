@@ -48,7 +48,11 @@ class TrainConfig:
     adam_eps: float = 1e-8         # Adam epsilon
     rampup_fraction: float = 0.05  # first part of training where lr rises as exp(-5 (1 - t)^2)
     rampdown_fraction: float = 0.3  # last part of training where lr falls as a half cosine to 0
-    # --- start ---
+    # --- data and start ---
+    data_minutes: float = 0.0      # train and validate on the dataset's first takes holding this
+                                   # much audio (0: all): a prefix of an `a2f synth` set is the set
+                                   # that many minutes of the same seed make, so stages of training
+                                   # on growing prefixes share one folder
     init: str = ""                 # checkpoint whose network (and emotion table, when trained on
                                    # the same takes) replaces the PCA-initialised start: a second
                                    # stage of training, or fine-tuning a model on new captures
@@ -66,6 +70,7 @@ class TrainConfig:
             (self.batch_runs < 1, "batch_runs must be at least 1"),
             (not 0 <= self.time_shift_frames <= 0.5, "time_shift_frames must be in [0, 0.5]"),
             (self.steps < 0 or self.epochs < 0, "steps and epochs must not be negative"),
+            (self.data_minutes < 0, "data_minutes must not be negative (0: the whole dataset)"),
             (self.steps == 0 and self.epochs == 0, "set steps or epochs above 0"),
             (not 0 <= self.rampup_fraction + self.rampdown_fraction <= 1,
              "rampup_fraction + rampdown_fraction must lie in [0, 1]"),
