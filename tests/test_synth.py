@@ -165,6 +165,15 @@ def test_silence_rests_at_the_emotion_pose(espeak, emotion):
     assert w[:, [J["eyeBlinkLeft"], J["eyeBlinkRight"]]].max() == 0.0
 
 
+def test_takes_shorter_than_a_second_get_a_face(espeak):
+    """The prosody's one-second moving mean must not outgrow a short take."""
+    speech = espeak.synth("Ba.", "en", "m1")
+    assert len(speech.samples) < 0.9 * SAMPLE_RATE
+    w = _teacher(speech, "neutral")
+    assert w.shape == (frame_count(len(speech.samples), FPS), 52) and np.isfinite(w).all()
+    assert w[:, J["jawOpen"]].max() > 0.1
+
+
 def test_generated_dataset_validates_and_splits(dataset):
     ds = load_dataset(dataset)
     assert ds.kind == "weights" and ds.channel_names == list(ARKIT_NAMES)

@@ -62,13 +62,20 @@ def face_weights(phonemes: list, alphabet: str, clean: np.ndarray, frames: int, 
     loud = loudness(clean, times)
     weights[:, _JAW] *= (0.65 + 0.6 * loud)[:, None]
     # prosody: brows lift a little on syllables louder than their surroundings
-    local = np.convolve(loud, np.ones(int(fps)) / int(fps), "same")
+    local = _moving_mean(loud, int(fps))
     weights[:, _BROWS] += 0.12 * np.clip(loud - local, 0, None)[:, None]
     weights[:, _MOUTH] *= 1.0 + style.wobble * _slow_noise(frames, fps, len(_MOUTH), rng)
     weights = apply_style(weights, style.emotion,
                           strength_curve(frames, fps, style.strength, rng))
     weights = np.clip(weights, 0.0, 1.0)
     return apply_closure(weights, closure)
+
+
+def _moving_mean(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred mean over `width` values, zero-padded, as long as `values` even when shorter
+    (np.convolve's "same" mode returns max(N, width) values)."""
+    start = (width - 1) // 2
+    return np.convolve(values, np.ones(width) / width, "full")[start:start + len(values)]
 
 
 def _slow_noise(frames: int, fps: float, channels: int, rng: np.random.Generator) -> np.ndarray:
