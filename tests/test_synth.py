@@ -258,6 +258,18 @@ def test_refuses_a_non_empty_folder(dataset):
         cli.run(args)
 
 
+def test_a_failing_take_is_named(tmp_path, monkeypatch):
+    """A bug that shows in one take of thousands must say which, to be reproduced alone."""
+    def fail(index, config, head=None):
+        raise ValueError("broken teacher")
+    monkeypatch.setattr(cli, "make_take", fail)
+    args = argparse.Namespace(out=str(tmp_path / "ds"), minutes=0.1, kind="weights",
+                              languages=["en"], seed=5, jobs=1, split=0.0, fps=FPS)
+    with pytest.raises(ValueError, match="broken teacher") as failure:
+        cli.run(args)
+    assert "while making take 0 of seed 5" in failure.value.__notes__[0]
+
+
 def test_loads_in_the_trainers_loader(dataset):
     torch = pytest.importorskip("torch")
     from a2f_core.config import ModelConfig

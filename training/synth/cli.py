@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     target_seconds = args.minutes * 60.0
     entries, seconds, index = [], 0.0, 0
     started = time.perf_counter()
-    worker = partial(make_take, config=config, head=head)
+    worker = partial(_make_take, config=config, head=head)
     context = multiprocessing.get_context("fork")
     with context.Pool(max(1, args.jobs), maxtasksperchild=1) as pool, \
             tqdm(total=target_seconds, desc="a2f synth",
@@ -83,6 +83,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {len(entries)} takes, {seconds / 60:.1f} min of audio in {wall:.0f} s "
           f"({seconds / max(wall, 1e-9):.0f}x real time) to {out}", file=sys.stderr)
     return 0
+
+
+def _make_take(index: int, config: SynthConfig, head) -> tuple:
+    """make_take, naming the take in any error: a take depends on (seed, index) alone, so
+    `make_take(index, config)` reproduces the failure by itself."""
+    try:
+        return make_take(index, config, head)
+    except Exception as e:
+        e.add_note(f"while making take {index} of seed {config.seed} "
+                   f"(training.synth.generate.make_take({index}, ...) reproduces it)")
+        raise
 
 
 def _check(args, out: Path) -> None:
