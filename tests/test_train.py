@@ -20,6 +20,7 @@ from a2f_core.features import GridFeatures, window_starts
 from a2f_core.model import A2FNet
 from training.batches import interpolate, make_batch, prepare_take
 from training.dataset import load_dataset, write_dataset_json
+from training.emotion_mining import add_emotion
 from training.toy_dataset import CHANNELS, write_toy_dataset
 from training.lip_contact import ShutLips
 from training.train import initial_emotion_table, learning_rate, output_loss_scale, train
@@ -162,6 +163,33 @@ def test_init_starts_from_a_checkpoint_on_the_same_or_new_takes(toy, tmp_path):
     assert stopped.interrupted and stopped.step == 1
     Path(start).unlink()
     assert train(None, toy, tmp_path / "second", resume=True).step == 4
+
+
+def test_init_on_new_takes_starts_labelled_takes_at_the_emotions_the_network_knows(toy, tmp_path):
+    """Fine-tuning a model on captures of an emotion it has (mined or added) starts them there."""
+    label = tiny(emotion_init="label")
+    train(label.replace(steps=20), toy, tmp_path / "first")
+    start = tmp_path / "first" / "last.safetensors"
+    write_toy_dataset(tmp_path / "new", takes=4, seconds=1.5, seed=7)
+
+    def happy_and_neutral(run):
+        result = train(label.replace(steps=1, learning_rate=0.0, init=str(start)), tmp_path / "new",
+                       tmp_path / run)
+        table = result.tensors["training.emotion_table"]
+        rows = {r["name"]: r for r in load_checkpoint(tmp_path / run / "last.safetensors")
+                .meta["training"]["takes"]}
+        return [np.mean([table[r["row0"]:r["row0"] + r["frames"]].mean(0)
+                         for r in rows.values() if r["label"] == name], 0)
+                for name in ("happy", "neutral")]
+
+    fresh_happy, fresh_neutral = happy_and_neutral("fresh")  # unmined: only 'neutral' is known
+    assert np.linalg.norm(fresh_happy) == pytest.approx(1.0, abs=0.05)  # a random unit vector
+    known = np.linspace(-1, 1, label.emotion_dim).astype(np.float32)
+    add_emotion(start, "happy", vector=",".join(map(str, known)))
+    happy, neutral = happy_and_neutral("known")
+    np.testing.assert_allclose(happy, known, atol=0.01)
+    assert np.abs(fresh_happy - known).max() > 0.1
+    np.testing.assert_allclose(neutral, fresh_neutral)
 
 
 def test_clear_errors_for_bad_datasets_and_configs(toy, tmp_path):

@@ -92,10 +92,11 @@ def learning_rate(step: int, total: int, config: TrainConfig) -> float:
     return config.learning_rate * factor
 
 
-def initial_emotion_table(takes, config: TrainConfig) -> torch.Tensor:
+def initial_emotion_table(takes, config: TrainConfig, known: dict | None = None) -> torch.Tensor:
     """(frames, E) Gaussian table of std emotion_init_std; with emotion_init 'label', every row of
-    a labelled take also gets its label's shared random unit vector ('neutral' keeps zero), so the
-    network sees which takes share an emotion from the first step instead of after many epochs."""
+    a labelled take also gets its label's vector ('neutral' keeps zero), so the network sees which
+    takes share an emotion from the first step instead of after many epochs: `known[label]` when
+    the network already knows that emotion, else a shared random unit vector."""
     frames = sum(t.frames for t in takes)
     noise = torch.Generator().manual_seed(config.seed)
     table = torch.randn(frames, config.emotion_dim, generator=noise) * config.emotion_init_std
@@ -104,16 +105,20 @@ def initial_emotion_table(takes, config: TrainConfig) -> torch.Tensor:
         rng = np.random.default_rng([config.seed, 1])
         seeds = rng.standard_normal((len(labels), config.emotion_dim)).astype(np.float32)
         seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
+        vectors = {label: np.asarray((known or {}).get(label, seed), np.float32)
+                   for label, seed in zip(labels, seeds)}
         for take in takes:
-            if take.label in labels:
-                rows = slice(take.row0, take.row0 + take.frames)
-                table[rows] += torch.from_numpy(seeds[labels.index(take.label)])
+            if take.label in vectors:
+                table[take.row0:take.row0 + take.frames] += torch.from_numpy(vectors[take.label])
     return table
 
 
-def start_from(path, net: A2FNet, table: torch.Tensor, takes, dataset) -> torch.Tensor:
-    """Load checkpoint `path`'s network into net; returns its emotion table when it was trained
-    on exactly these takes (a later stage of the same run), else `table` (new captures)."""
+def start_from(path, net: A2FNet, takes, dataset, config: TrainConfig) -> torch.Tensor:
+    """Load checkpoint `path`'s network into net and return the emotion table to start from: the
+    checkpoint's own when it was trained on exactly these takes (a later stage of the same run),
+    else a fresh one in which labelled takes start at the checkpoint's emotion of that name (mined
+    or added; not 'neutral', which label init keeps at zero), so captures of an emotion the
+    network knows begin where it knows it."""
     ckpt = load_checkpoint(path)
     check_compatible(ckpt, dataset)
     if ckpt.config != net.config:
@@ -121,9 +126,10 @@ def start_from(path, net: A2FNet, table: torch.Tensor, takes, dataset) -> torch.
                        f"({ckpt.config} vs {net.config}); use the config it was trained with")
     net.load_numpy_tensors(ckpt.tensors)
     saved = ckpt.tensors.get("training.emotion_table")
-    if saved is None or ckpt.meta.get("training", {}).get("takes") != take_index(takes):
-        return table
-    return torch.from_numpy(np.array(saved, np.float32))
+    if saved is not None and ckpt.meta.get("training", {}).get("takes") == take_index(takes):
+        return torch.from_numpy(np.array(saved, np.float32))
+    known = {name: vector for name, vector in ckpt.emotions.items() if name != "neutral"}
+    return initial_emotion_table(takes, config, known)
 
 
 def take_index(takes) -> list:
@@ -189,10 +195,10 @@ class _Trainer:
         torch.manual_seed(config.seed)
         net = A2FNet(self.model_config, noise_base=config.noise_base)
         targets = torch.cat([t.targets for t in self.takes]).cpu().numpy()
-        table = initial_emotion_table(self.takes, config)
         if config.init and not resume:  # a resumed run loads its own state instead
-            table = start_from(config.init, net, table, self.takes, dataset)
+            table = start_from(config.init, net, self.takes, dataset, config)
         else:
+            table = initial_emotion_table(self.takes, config)
             net.pca_init(targets, seed=config.seed)
         shut_lips = None if config.closure_weight == 1.0 else ShutLips(dataset, targets)
         self.module = TrainModule(net, table, output_loss_scale(targets, config),
