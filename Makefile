@@ -63,7 +63,8 @@ addon:
 
 # --- bundled default models (README, "Default models") --------------------------------------
 # Rebuilds a2f_core/models/default_{weights,vertices}.safetensors from scratch with fixed seeds:
-# synthesise -> train -> mine emotions -> evaluate on held-out voices -> release (float16).
+# synthesise -> train -> mine emotions -> fit the lip contact head (weights) -> evaluate on
+# held-out voices -> release (float16).
 # The weights model trains in three stages: 12000 steps on the set's first 300 minutes, then 8000
 # and 4000 more (each a warm restart from the last) on all 600 (new speech, the same held-out
 # voices): new speech is what improves lip contact (docs/training.md, "More data").
@@ -82,9 +83,13 @@ define train
 	$(BIN)/a2f train --data data/$(2) --out runs/$(3) --config configs/default_$(1).toml $(4)
 endef
 
-# $(call release,KIND): mines emotions on runs/default_KIND, evaluates and ships it
-define release
+# $(call mine,KIND): mines the emotions of runs/default_KIND
+define mine
 	$(BIN)/a2f emotions mine runs/default_$(1)/last.safetensors --data data/default_$(1)
+endef
+
+# $(call ship,KIND): evaluates runs/default_KIND on held-out voices and ships it
+define ship
 	$(BIN)/a2f eval --checkpoint runs/default_$(1)/last.safetensors --data data/default_$(1) --split val --emotion labels --by language --out runs/default_$(1)/eval
 	$(BIN)/python -m training.release runs/default_$(1)/last.safetensors a2f_core/models/default_$(1).safetensors
 endef
@@ -95,7 +100,10 @@ models: venv
 	$(call train,weights,default_weights,default_weights_stage1,--minutes 300)
 	$(call train,weights,default_weights,default_weights_stage2,--init runs/default_weights_stage1/last.safetensors --steps 8000)
 	$(call train,weights,default_weights,default_weights,--init runs/default_weights_stage2/last.safetensors --steps 4000 --seed 2)
-	$(call release,weights)
+	$(call mine,weights)
+	$(BIN)/a2f contact runs/default_weights/last.safetensors --data data/default_weights
+	$(call ship,weights)
 	$(call synth,vertices,default_vertices,--minutes 30 --seed 2)
 	$(call train,vertices,default_vertices,default_vertices)
-	$(call release,vertices)
+	$(call mine,vertices)
+	$(call ship,vertices)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import contact
 from .atomic import atomic_write
 from .config import ModelConfig, parameter_shapes
 from .errors import CheckpointError
 
 FORMAT = "a2f-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the optional lip contact head; files without one are written as 1
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 _REQUIRED_META = ("format", "format_version", "config", "fps", "emotions")
@@ -82,7 +83,7 @@ def save_checkpoint(path, tensors: dict, config: ModelConfig, *, fps: float,
         entry = dict(entry) if isinstance(entry, dict) else {"vector": entry}
         database[name] = {**entry, "vector": np.asarray(entry["vector"], np.float32).tolist()}
     database.setdefault("neutral", {"vector": [0.0] * config.emotion_dim})
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict(),
+    meta = {"format": FORMAT, "format_version": _version(tensors), "config": config.to_dict(),
             "fps": float(fps), "emotions": database,
             "provenance": provenance or {}, **(extra_meta or {})}
     if config.output_kind == "weights":
@@ -95,13 +96,16 @@ def save_checkpoint(path, tensors: dict, config: ModelConfig, *, fps: float,
     return Path(path)
 
 
-def update_metadata(path, **changes) -> Checkpoint:
-    """Rewrite a checkpoint with some metadata keys replaced (e.g. its emotion database)."""
+def update_metadata(path, tensors=None, **changes) -> Checkpoint:
+    """Rewrite a checkpoint with some metadata keys replaced (e.g. its emotion database) and,
+    with tensors, some tensors added or replaced (new ones stored as float32)."""
     ckpt = load_checkpoint(path)
     header, _ = _read_safetensors(Path(path))
     stored = {k: _DTYPES[v["dtype"]] for k, v in header.items() if k != "__metadata__"}
-    arrays = {k: v.astype(stored[k]) for k, v in ckpt.tensors.items()}
+    arrays = {**ckpt.tensors, **(tensors or {})}
+    arrays = {k: np.ascontiguousarray(v, stored.get(k, np.float32)) for k, v in arrays.items()}
     meta = {**ckpt.meta, **changes}
+    meta["format_version"] = _version(arrays)
     _build(Path(path), {"__metadata__": {"a2f": json.dumps(meta)}}, None, arrays)
     write_safetensors(path, arrays, {"a2f": json.dumps(meta)})
     return load_checkpoint(path)
@@ -189,6 +193,11 @@ def _read_safetensors(path: Path):
     return header, data
 
 
+def _version(tensors) -> int:
+    """The oldest format version that reads these tensors, so older readers load what they can."""
+    return 2 if contact.WEIGHT in tensors else 1
+
+
 def _build(path: Path, header: dict, data, arrays=None) -> Checkpoint:
     """Validate header + data (or already-built arrays) against the metadata's model config."""
     meta = _parse_meta(header.get("__metadata__"))
@@ -209,7 +218,8 @@ def _build(path: Path, header: dict, data, arrays=None) -> Checkpoint:
         if name in expected and array.shape != tuple(expected[name]):
             raise CheckpointError(f"tensor {name} has shape {array.shape}, expected "
                                   f"{tuple(expected[name])} for its model config")
-        if name not in expected and not name.startswith("training."):
+        if name not in expected and not name.startswith("training.") and name not in (
+                contact.WEIGHT, contact.BIAS):
             raise CheckpointError(f"unexpected tensor {name!r}")
         if not np.isfinite(array).all():
             raise CheckpointError(f"tensor {name} contains NaN or infinite values; the training "
@@ -219,6 +229,7 @@ def _build(path: Path, header: dict, data, arrays=None) -> Checkpoint:
         if (not isinstance(names, list) or len(names) != config.output_size
                 or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names)):
             raise CheckpointError(f"channel_names must be {config.output_size} distinct names")
+    contact.validate(config, tensors, meta)
     emotions = _parse_emotions(meta["emotions"], config.emotion_dim)
     return Checkpoint(path, config, tensors, meta, emotions)
 

@@ -11,6 +11,7 @@ import numpy as np
 from .audio import SAMPLE_RATE
 from .checkpoint import Checkpoint
 from .config import articulation_layers
+from .contact import LipContact
 from .errors import A2FError
 from .features import GridFeatures, frame_count, window_starts
 
@@ -20,8 +21,10 @@ FORMANT_BLOCK = 256  # grid frames per pass of the formant network (see `Animato
 class Animator:
     """Runs one checkpoint's network; create once, call for any number of clips."""
 
-    def __init__(self, checkpoint: Checkpoint):
+    def __init__(self, checkpoint: Checkpoint, lip_contact: bool = True):
+        """lip_contact: apply the checkpoint's lip contact head, if it has one (contact.py)."""
         self.checkpoint = checkpoint
+        self.contact = LipContact.from_checkpoint(checkpoint) if lip_contact else None
         self.config = c = checkpoint.config
         t = checkpoint.tensors
         n_formant, n_art = len(c.formant_channels), articulation_layers(c)
@@ -43,6 +46,12 @@ class Animator:
         """(W (out, hidden), b (out,)): output = hidden @ W.T + b, the PCA-initialised basis."""
         return self.checkpoint.tensors["output.1.weight"], self.checkpoint.tensors["output.1.bias"]
 
+    def outputs(self, hidden: np.ndarray) -> np.ndarray:
+        """(T, hidden) -> (T, output_size): the output layer, then the lip contact head."""
+        w, b = self.output_layer()
+        y = hidden @ w.T + b
+        return y if self.contact is None else self.contact.apply(hidden, y)
+
     def frame_count(self, samples: np.ndarray, fps: float, start_seconds: float = 0.0) -> int:
         """Frames this clip animates from start_seconds to its end: ceil(duration * fps)."""
         if not fps or not np.isfinite(fps) or fps <= 0:
@@ -60,9 +69,8 @@ class Animator:
 
     def iter_frames(self, samples, fps, emotion, start_seconds=0.0):
         """Yield (first_frame, (n, output_size)) chunk by chunk, for progress on long audio."""
-        w, b = self.output_layer()
         for first, hidden in self.iter_hidden(samples, fps, emotion, start_seconds):
-            yield first, hidden @ w.T + b
+            yield first, self.outputs(hidden)
 
     def iter_hidden(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, (n, hidden) float32) chunk by chunk: progress and cancel points."""

@@ -39,6 +39,7 @@ class BakeSettings:
     overrides: dict = field(default_factory=dict)  # channel -> shape key ("" = leave out)
     create_missing_keys: bool = False  # add the ARKit shape keys the mesh lacks, empty
     cache_dir: str = "//a2f_cache"     # folder of point-cache files (may be blend-relative)
+    lip_contact: bool = True           # apply the checkpoint's lip contact head, if it has one
 
 
 @dataclass
@@ -72,7 +73,7 @@ class BakeJob:
             _check_vertex_count(obj, checkpoint)
         else:
             self._check_some_channel_matches()
-        self._animator = infer.Animator(checkpoint)
+        self._animator = infer.Animator(checkpoint, settings.lip_contact)
         n = self._animator.frame_count(clip.samples, clip.fps, clip.start_seconds)
         emotion = np.asarray(emotion, np.float32)
         if emotion.ndim == 2:  # frames past the keyed range (never kept) reuse the last row
@@ -106,12 +107,12 @@ class BakeJob:
 
     def apply(self) -> BakeResult:
         """Write the computed frames into the file."""
-        w, b = self._animator.output_layer()
         if self.checkpoint.kind == "weights":
-            return self._write_weights(self.hidden @ w.T + b)
+            return self._write_weights(self._animator.outputs(self.hidden))
         if self.settings.vertex_output == "POINT_CACHE":
-            return self._write_point_cache((self.hidden @ w.T + b).reshape(len(self.hidden), -1, 3))
-        return self._write_vertex_basis(w, b)
+            return self._write_point_cache(
+                self._animator.outputs(self.hidden).reshape(len(self.hidden), -1, 3))
+        return self._write_vertex_basis(*self._animator.output_layer())
 
     # --- weights --------------------------------------------------------------------------
 

@@ -48,6 +48,8 @@ def _parse(argv):
                         default="SHAPE_KEYS", help="output of vertex checkpoints")
     parser.add_argument("--create-missing-keys", action="store_true",
                         help="add missing ARKit shape keys as empty keys")
+    parser.add_argument("--no-lip-contact", dest="lip_contact", action="store_false",
+                        help="leave out the checkpoint's lip contact head")
     parser.add_argument("--save", help="write the result to this .blend")
     args = parser.parse_args(argv)
     jobs = {}  # object name -> audio files, in order
@@ -92,7 +94,8 @@ def run(args, jobs) -> list:
     checkpoint = checkpoints.load(args.checkpoint)
     emotion = core.emotions.blend(checkpoint.emotions, core.emotions.parse_emotion_spec(args.emotion))
     settings = bake.BakeSettings(vertex_output=args.vertex_output,
-                                 create_missing_keys=args.create_missing_keys)
+                                 create_missing_keys=args.create_missing_keys,
+                                 lip_contact=args.lip_contact)
     lines = []
     for name, files in jobs.items():
         obj = scene.objects.get(name)

@@ -53,6 +53,7 @@ class A2F_PT_generate(_Sidebar, bpy.types.Panel):
                          else "No bundled model: choose a checkpoint", icon='INFO')
         self._draw_emotion(layout, settings)
         layout.prop(settings, "offset_ms")
+        layout.prop(settings, "lip_contact")
         layout.operator("a2f.generate", icon='PLAY_SOUND')
         if settings.last_report:
             layout.label(text=settings.last_report, icon='INFO')

@@ -67,6 +67,10 @@ class A2FSettings(bpy.types.PropertyGroup):
         items=(('DEFAULT', "Preferences Default", "As set in the add-on preferences"),) + VERTEX_OUTPUTS)
     cache_dir: bpy.props.StringProperty(name="Cache Folder", subtype='DIR_PATH', default="//a2f_cache/",
                                         description="Where point-cache files are written")
+    lip_contact: bpy.props.BoolProperty(
+        name="Lip Contact", default=True,
+        description="Shut the lips where the checkpoint's lip contact head hears p, b or m "
+                    "(weights checkpoints that have one, like the bundled model)")
     create_missing_keys: bpy.props.BoolProperty(
         name="Create Missing ARKit Keys", description="Add the ARKit shape keys the mesh lacks, empty")
     use_mapping: bpy.props.BoolProperty(

@@ -19,6 +19,7 @@ import numpy as np
 
 from a2f_core.audio import SAMPLE_RATE
 from a2f_core.checkpoint import load_checkpoint
+from a2f_core.contact import contact_columns
 from a2f_core.emotions import blend, parse_emotion_spec
 from a2f_core.errors import A2FError
 from a2f_core.infer import Animator
@@ -29,21 +30,21 @@ LABELS = "labels"  # --emotion value: animate each take with its own labelled em
 
 
 def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=None,
-             plot_takes=3, by=None) -> dict:
+             plot_takes=3, by=None, lip_contact=True) -> dict:
     """Metrics dict for `split` ('train', 'val', or None: val if the dataset has one, else all);
     with out_dir, also writes metrics.json and curve plots there.
 
     emotion: a spec for every take, or LABELS to use each take's labelled emotion (a labelled
     happy take is then judged against the mined 'happy' vector, not against neutral).
     by: a take metadata key (e.g. 'language', 'voice'): also report the metrics per value, under
-    result['by'][value]."""
+    result['by'][value]. lip_contact=False leaves out the checkpoint's lip contact head."""
     ckpt = load_checkpoint(checkpoint_path)
     dataset = load_dataset(data_dir)
     check_compatible(ckpt, dataset)
     takes = dataset.split(split) if split else (dataset.split("val") or dataset.takes)
     if not takes:
         raise A2FError(f"{data_dir}: no takes in the {split!r} split")
-    animator = Animator(ckpt)
+    animator = Animator(ckpt, lip_contact)
     fixed = None if emotion == LABELS else blend(ckpt.emotions, parse_emotion_spec(emotion))
     notes, curves, groups = [], [], {}
     overall = _Scores(ckpt, dataset, notes)
@@ -51,7 +52,7 @@ def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=N
         samples = take.audio()
         target = take.targets()
         pred = animator.animate(samples, dataset.fps,
-                                fixed if fixed is not None else _label_emotion(ckpt, take))
+                                fixed if fixed is not None else label_emotion(ckpt, take))
         n = min(len(pred), len(target))
         pred, target = pred[:n], target[:n]
         if dataset.kind == "vertices":
@@ -83,6 +84,7 @@ def evaluate(checkpoint_path, data_dir, split=None, emotion="neutral", out_dir=N
         notes.append("no phoneme timings in these takes: bilabial closure not measured")
     result.update(checkpoint=str(checkpoint_path), data=str(data_dir), emotion=emotion,
                   split=split or ("val" if dataset.split("val") else "all"),
+                  lip_contact=animator.contact is not None,
                   notes=notes)
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -123,7 +125,7 @@ class _ClosureRule:
         # metric name -> [closed in prediction, closed in target, phonemes]
         self.counts = {"bilabial_closure": [0, 0, 0], "closure_elsewhere": [0, 0, 0]}
         self.usable = True
-        if self.kind == "weights" and metrics.lip_channels(self.names) is None:
+        if self.kind == "weights" and contact_columns(self.names) is None:
             notes.append("no jawOpen/mouthClose channels: bilabial closure not measured")
             self.usable = False
         if self.kind == "vertices" and not (self.upper and self.lower):
@@ -155,7 +157,7 @@ class _ClosureRule:
         return {**result, "bilabial_phonemes": self.counts["bilabial_closure"][2]}
 
 
-def _label_emotion(ckpt, take):
+def label_emotion(ckpt, take):
     """The database vector named by the take's emotion label; neutral when it has none."""
     label = take.meta.get("emotion")
     return ckpt.emotions.get(label, ckpt.emotions["neutral"])
@@ -234,12 +236,14 @@ def add_arguments(parser):
     parser.add_argument("--by", metavar="KEY",
                         help="also report per value of this take metadata key "
                              "(e.g. language, voice, emotion)")
+    parser.add_argument("--no-lip-contact", dest="lip_contact", action="store_false",
+                        help="measure without the checkpoint's lip contact head (a2f contact)")
 
 
 def run(args) -> int:
     out = Path(args.out or Path(args.checkpoint).with_name(f"eval_{Path(args.checkpoint).stem}"))
     result = evaluate(args.checkpoint, args.data, args.split, args.emotion, out, args.plot_takes,
-                      args.by)
+                      args.by, args.lip_contact)
     print(format_table(result))
     print(f"wrote {out / 'metrics.json'} and plots in {out}")
     return 0

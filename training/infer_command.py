@@ -25,6 +25,8 @@ def add_arguments(parser):
     parser.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
     parser.add_argument("--start-seconds", type=float, default=0.0,
                         help="animate from this time in the audio (frame 0 is at that time)")
+    parser.add_argument("--no-lip-contact", dest="lip_contact", action="store_false",
+                        help="leave out the checkpoint's lip contact head (a2f contact)")
 
 
 def run(args) -> int:
@@ -35,7 +37,7 @@ def run(args) -> int:
     if not 0 <= args.start_seconds < duration:
         raise A2FError(f"--start-seconds {args.start_seconds} is outside the audio "
                        f"(0 to {duration:.3f} s)")
-    animator = Animator(checkpoint)
+    animator = Animator(checkpoint, args.lip_contact)
     total = animator.frame_count(samples, args.fps, args.start_seconds)
     chunks = []
     with tqdm(total=total, unit="frame", desc="animating", disable=None, leave=False) as bar:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from a2f_core.contact import contact_columns
 from a2f_core.errors import A2FError
 from training import metrics
 
@@ -28,7 +29,7 @@ class ShutLips(nn.Module):
         super().__init__()
         self.kind = dataset.kind
         if self.kind == "weights":
-            columns = metrics.lip_channels(dataset.channel_names)
+            columns = contact_columns(dataset.channel_names)
             if columns is None:
                 raise A2FError("closure_weight needs jawOpen and mouthClose channels in weights "
                                "data; set it to 1.0 for this dataset")

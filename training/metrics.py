@@ -8,6 +8,8 @@ import unicodedata
 
 import numpy as np
 
+from a2f_core.contact import contact_columns
+
 SILENCE_SYMBOLS = {"_", "pau", "sil", "sp", ""}
 BILABIALS = {"p", "b", "m"}
 LIP_GAP_CLOSED = 0.1        # weights: lips closed when jawOpen - mouthClose < this
@@ -77,18 +79,9 @@ def lip_closures(gap_pred, gap_target, phonemes, fps, closed_below, bilabial=Tru
     return closed_pred, closed_target, count
 
 
-def lip_channels(channel_names):
-    """(jawOpen column, mouthClose column), matched case-insensitively, or None if either is
-    missing: the two ARKit channels whose difference is the lip opening."""
-    index = {n.lower(): i for i, n in enumerate(channel_names)}
-    if "jawopen" not in index or "mouthclose" not in index:
-        return None
-    return index["jawopen"], index["mouthclose"]
-
-
 def weights_lip_gap(weights, channel_names):
     """(T,) jawOpen - mouthClose, or None when either channel is missing."""
-    columns = lip_channels(channel_names)
+    columns = contact_columns(channel_names)
     if columns is None:
         return None
     jaw, close = columns

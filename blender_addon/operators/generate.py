@@ -56,7 +56,7 @@ def build_job(context):
         vertex_output = prefs.vertex_output if prefs is not None else 'SHAPE_KEYS'
     options = bake.BakeSettings(vertex_output=vertex_output, overrides=settings.overrides(),
                                 create_missing_keys=settings.create_missing_keys,
-                                cache_dir=settings.cache_dir)
+                                cache_dir=settings.cache_dir, lip_contact=settings.lip_contact)
     return bake.BakeJob(settings.target_object(context), clip, checkpoint, emotion, options)
 
 

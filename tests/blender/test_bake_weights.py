@@ -148,3 +148,32 @@ def test_a_mesh_without_any_matching_key_gets_a_clear_error(scene, weights_ckpt,
     configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
     with pytest.raises(RuntimeError, match="no shape key of 'Face' matches"):
         bpy.ops.a2f.generate()
+
+
+def test_lip_contact_box_applies_the_checkpoints_head(scene, weights_ckpt, speech, data_dir):
+    """A head that always hears contact: on, the lips touch (mouthClose keys equal jawOpen's);
+    off, the keys are the network's output alone."""
+    from a2f_core import contact
+    from a2f_core.checkpoint import update_metadata
+    path = data_dir / "with_head.safetensors"
+    path.write_bytes(weights_ckpt.path.read_bytes())
+    ckpt = update_metadata(path, tensors={
+        contact.WEIGHT: np.zeros(weights_ckpt.config.hidden_size, np.float32),
+        contact.BIAS: np.array([20.0], np.float32)}, lip_contact={"center": 0.5, "width": 0.2})
+    face = make_mesh("Face", ["jawOpen", "mouthClose"])
+    configure(scene, ckpt, source='FILE', audio_path=str(speech))
+    assert scene.a2f.lip_contact  # on by default
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    _, jaw = channel_values(face, "jawOpen")
+    _, close = channel_values(face, "mouthClose")
+    np.testing.assert_allclose(close, jaw, atol=1e-6)
+
+    scene.a2f.lip_contact = False
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    fps = scene.render.fps / scene.render.fps_base
+    expected = Animator(ckpt, lip_contact=False).animate(load_audio(speech), fps,
+                                                          ckpt.emotions["neutral"])
+    _, close = channel_values(face, "mouthClose")
+    np.testing.assert_allclose(close, expected[:, ckpt.channel_names.index("mouthClose")],
+                               atol=2e-5)
+    assert np.abs(close - jaw).max() > 0.01

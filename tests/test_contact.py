@@ -1,0 +1,134 @@
+"""The lip contact head: stored and validated in checkpoints, applied by the numpy forward pass,
+and fitted by `a2f contact` on real synthetic takes so that more bilabials close."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from a2f_core import contact
+from a2f_core.arkit import ARKIT_NAMES
+from a2f_core.checkpoint import load_checkpoint, update_metadata
+from a2f_core.errors import CheckpointError
+from a2f_core.infer import Animator
+from a2f_core.models import DEFAULT_WEIGHTS
+from training.contact_fit import auc, fit
+from training.evaluate import evaluate
+
+
+JAW, CLOSE = ARKIT_NAMES.index("jawOpen"), ARKIT_NAMES.index("mouthClose")
+
+
+def _with_head(src, dst, bias, center=0.5, width=0.2, weight=None):
+    dst.write_bytes(src.read_bytes())
+    hidden = load_checkpoint(src).config.hidden_size
+    weight = np.zeros(hidden, np.float32) if weight is None else weight
+    return update_metadata(dst, tensors={contact.WEIGHT: weight,
+                                         contact.BIAS: np.array([bias], np.float32)},
+                           lip_contact={"center": center, "width": width})
+
+
+def test_columns_are_arkit_jaw_and_close(weights_ckpt):
+    assert contact.contact_columns(load_checkpoint(weights_ckpt).channel_names) == (JAW, CLOSE)
+    assert contact.contact_columns(["jawOpen", "mouthFunnel"]) is None
+
+
+def test_head_round_trips_as_format_version_2(tmp_path, weights_ckpt):
+    assert load_checkpoint(weights_ckpt).meta["format_version"] == 1  # no head: readable by 1
+    ckpt = _with_head(weights_ckpt, tmp_path / "c.safetensors", bias=3.0, center=0.3)
+    assert ckpt.meta["format_version"] == 2
+    head = contact.LipContact.from_checkpoint(ckpt)
+    assert (head.jaw, head.close, head.center, head.bias) == (JAW, CLOSE, 0.3, 3.0)
+    assert contact.LipContact.from_checkpoint(load_checkpoint(weights_ckpt)) is None
+
+
+def test_a_sure_head_shuts_the_lips_and_an_absent_one_changes_nothing(tmp_path, weights_ckpt,
+                                                                       speech_wav):
+    from a2f_core.audio import load_audio
+    samples = load_audio(speech_wav)
+    plain = load_checkpoint(weights_ckpt)
+    neutral = plain.emotions["neutral"]
+    before = Animator(plain).animate(samples, 30.0, neutral)
+    shut = _with_head(weights_ckpt, tmp_path / "shut.safetensors", bias=20.0)
+    after = Animator(shut).animate(samples, 30.0, neutral)
+    assert np.allclose(after[:, CLOSE], after[:, JAW])  # lips touch with the jaw where it was
+    others = np.delete(np.arange(after.shape[1]), CLOSE)
+    assert np.array_equal(after[:, others], before[:, others])
+    assert np.array_equal(Animator(shut, lip_contact=False).animate(samples, 30.0, neutral),
+                          before)
+    never = _with_head(weights_ckpt, tmp_path / "never.safetensors", bias=-20.0)
+    assert np.array_equal(Animator(never).animate(samples, 30.0, neutral), before)
+
+
+def test_the_ramp_half_closes_at_its_center(tmp_path, weights_ckpt):
+    ckpt = _with_head(weights_ckpt, tmp_path / "c.safetensors", bias=0.0, center=0.5, width=0.2)
+    head = contact.LipContact.from_checkpoint(ckpt)
+    weights = np.zeros((1, 52), np.float32)
+    weights[0, JAW], weights[0, CLOSE] = 0.4, 0.1
+    head.apply(np.zeros((1, ckpt.config.hidden_size), np.float32), weights)  # p = 0.5
+    assert weights[0, CLOSE] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda t, m: t.pop(contact.BIAS), "needs contact.weight, contact.bias"),
+    (lambda t, m: m.pop(contact.META), "needs contact.weight, contact.bias"),
+    (lambda t, m: t.update({contact.WEIGHT: np.zeros(7, np.float32)}), "has shape"),
+    (lambda t, m: t.update({contact.BIAS: np.array([np.nan], np.float32)}), "NaN"),
+    (lambda t, m: m[contact.META].update(center=1.5), "center in"),
+    (lambda t, m: m[contact.META].update(width="wide"), "center in"),
+    (lambda t, m: m.update(channel_names=[f"c{i}" for i in range(52)]), "jawOpen and mouthClose"),
+])
+def test_a_broken_head_is_refused(tmp_path, weights_ckpt, change, message):
+    import json
+    import safetensors.numpy
+    ckpt = _with_head(weights_ckpt, tmp_path / "c.safetensors", bias=1.0)
+    tensors, meta = dict(ckpt.tensors), json.loads(json.dumps(ckpt.meta))
+    change(tensors, meta)
+    bad = tmp_path / "bad.safetensors"
+    safetensors.numpy.save_file(tensors, str(bad), metadata={"a2f": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(bad)
+
+
+def test_a_vertex_model_cannot_carry_a_head(tmp_path, vertices_ckpt):
+    with pytest.raises(CheckpointError, match="weights model"):
+        _with_head(vertices_ckpt, tmp_path / "v.safetensors", bias=1.0)
+
+
+def test_auc_counts_ordered_pairs():
+    assert auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
+    assert auc([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4]) == 0.75
+    assert auc([1, 1, 0, 0], [0.1, 0.2, 0.3, 0.4]) == 0.0
+
+
+@pytest.fixture(scope="module")
+def takes(tmp_path_factory):
+    out = tmp_path_factory.mktemp("contact") / "data"
+    subprocess.run([sys.executable, "-m", "training.cli", "synth", "--out", str(out),
+                    "--minutes", "3", "--seed", "77", "--split", "0.3", "--jobs", "2"],
+                   check=True, capture_output=True)
+    return out
+
+
+def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, takes):
+    """The bundled network's hidden states on new takes: the fitted head hears contact (frame
+    AUC), and on voices it was not fitted on more bilabials close, while other phonemes close
+    no more than the data's rate allows (the README's 1.25x)."""
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(DEFAULT_WEIGHTS.read_bytes())  # fitting replaces any head it has
+    entry = fit(path, takes)
+    assert entry["frame_auc"] > 0.85 and 0.0 < entry["center"] < 1.0
+    assert 0.02 < entry["contact_rate"] < 0.15
+    with_head = evaluate(path, takes, split="val", emotion="labels")
+    without = evaluate(path, takes, split="val", emotion="labels", lip_contact=False)
+    assert with_head["lip_contact"] and not without["lip_contact"]
+    assert with_head["bilabial_closure"] > without["bilabial_closure"] + 0.03, (with_head, without)
+    assert with_head["closure_elsewhere"] <= 1.25 * with_head["closure_elsewhere_target"]
+    assert abs(with_head["weight_mae"] - without["weight_mae"]) < 0.002
+
+
+def test_fit_refuses_a_vertex_checkpoint(tmp_path, vertices_ckpt, takes):
+    from a2f_core.errors import A2FError
+    with pytest.raises(A2FError, match="jawOpen and mouthClose"):
+        fit(vertices_ckpt, takes)

@@ -1,0 +1,124 @@
+"""`a2f contact CKPT --data DIR`: fit a weights checkpoint's lip contact head (a2f_core/contact.py).
+
+The head is a logistic unit on the hidden layer, fitted to the frames whose target lips touch
+(the `closure_weight` rule, training/lip_contact.py) with each take animated at its labelled
+emotion, so fit it after `a2f emotions mine`. Its ramp is centred where it shuts the lips on as
+many frames as the data does. Fitting needs the hidden states of the takes, not training: 40 s
+for 60 minutes of audio on two cores, L-BFGS included.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from a2f_core import contact
+from a2f_core.checkpoint import load_checkpoint, update_metadata
+from a2f_core.errors import A2FError, DatasetError
+from a2f_core.infer import Animator
+from training.dataset import load_dataset
+from training.evaluate import check_compatible, label_emotion
+from training.lip_contact import ShutLips
+
+DEFAULT_MINUTES = 60.0  # of the dataset's first training takes: ~100k frames for 151 numbers
+DEFAULT_WIDTH = 0.2     # probability band over which the lips go from open to shut
+L2 = 1e-4               # on the standardised weights
+
+
+def fit(checkpoint_path, data_dir, minutes=DEFAULT_MINUTES, width=DEFAULT_WIDTH) -> dict:
+    """Fit the head on the first `minutes` of the dataset's training takes and store it in the
+    checkpoint; returns its metadata entry."""
+    ckpt = load_checkpoint(checkpoint_path)
+    if ckpt.kind != "weights" or contact.contact_columns(ckpt.channel_names) is None:
+        raise A2FError(f"{checkpoint_path}: a lip contact head needs a weights model with "
+                       "jawOpen and mouthClose channels")
+    if not 0 <= width <= 1:
+        raise A2FError(f"--width must be in [0, 1], got {width}")
+    dataset = load_dataset(data_dir)
+    check_compatible(ckpt, dataset)
+    train = replace(dataset, takes=dataset.split("train") or dataset.takes)
+    try:
+        dataset = train.first_minutes(minutes)
+    except DatasetError:  # fewer minutes than that: all of them
+        dataset = train
+    hidden, shut = _frames(Animator(ckpt, lip_contact=False), ckpt, dataset)
+    if not 0 < shut.sum() < len(shut):
+        raise A2FError(f"{data_dir}: the lips touch in {int(shut.sum())} of {len(shut)} target "
+                       "frames; fitting contact needs frames of both kinds")
+    weight, bias = _logistic(hidden, shut)
+    p = 1.0 / (1.0 + np.exp(-(hidden @ weight + bias)))
+    entry = {"center": float(np.quantile(p, 1.0 - shut.mean())), "width": float(width),
+             "data": str(data_dir), "takes": len(dataset.takes), "frames": len(shut),
+             "contact_rate": float(shut.mean()), "frame_auc": auc(shut, p)}
+    update_metadata(checkpoint_path, tensors={contact.WEIGHT: weight,
+                                              contact.BIAS: np.array([bias], np.float32)},
+                    **{contact.META: entry})
+    return entry
+
+
+def _frames(animator, ckpt, dataset):
+    """(frames, hidden) hidden states at each take's labelled emotion, (frames,) lips touching."""
+    rule = ShutLips(dataset, None)
+    hidden, shut = [], []
+    for take in tqdm(dataset.takes, desc="hidden states", unit="take", disable=None):
+        h = [h for _, h in animator.iter_hidden(take.audio(), dataset.fps,
+                                                  label_emotion(ckpt, take))]
+        if not h:
+            continue
+        h = np.concatenate(h)
+        targets = take.targets()
+        n = min(len(h), len(targets))
+        hidden.append(h[:n])
+        shut.append(rule(torch.from_numpy(targets[:n])).numpy())
+    return np.concatenate(hidden), np.concatenate(shut)
+
+
+def _logistic(x, y):
+    """L2-regularised logistic regression (L-BFGS on standardised inputs), returned in the raw
+    inputs' units: (weight (D,) float32, bias float)."""
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    xs = torch.from_numpy((x - mean) / std).float()
+    ys = torch.from_numpy(y).float()
+    w = torch.zeros(x.shape[1], requires_grad=True)
+    c = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, c], max_iter=200, line_search_fn="strong_wolfe")
+
+    def loss():
+        opt.zero_grad()
+        value = torch.nn.functional.binary_cross_entropy_with_logits(xs @ w + c, ys) \
+            + L2 * (w ** 2).sum()
+        value.backward()
+        return value
+
+    opt.step(loss)
+    weight = w.detach().numpy() / std
+    return weight.astype(np.float32), float(c.item() - weight @ mean)
+
+
+def auc(labels, scores) -> float:
+    """Area under the ROC curve: the chance a random positive scores above a random negative."""
+    labels = np.asarray(labels, bool)
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="mergesort")] = np.arange(1, len(scores) + 1)
+    n = labels.sum()
+    return float((ranks[labels].sum() - n * (n + 1) / 2) / (n * (len(labels) - n)))
+
+
+def add_arguments(parser):
+    parser.add_argument("checkpoint", help="weights checkpoint (.safetensors), updated in place")
+    parser.add_argument("--data", required=True,
+                        help="dataset with jawOpen and mouthClose targets (e.g. its training data)")
+    parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
+                        help=f"of the first training takes to fit on (default {DEFAULT_MINUTES:g})")
+    parser.add_argument("--width", type=float, default=DEFAULT_WIDTH,
+                        help="probability band over which the lips close; 0 is a switch "
+                             f"(default {DEFAULT_WIDTH})")
+
+
+def run(args) -> int:
+    entry = fit(args.checkpoint, args.data, args.minutes, args.width)
+    print(f"{args.checkpoint}: lip contact head fitted on {entry['frames']} frames of "
+          f"{entry['takes']} takes (lips touch in {entry['contact_rate']:.1%}); frame AUC "
+          f"{entry['frame_auc']:.3f}, ramp centred at p = {entry['center']:.3f}")
+    return 0
