@@ -13,7 +13,8 @@ from a2f_core.checkpoint import load_checkpoint, update_metadata
 from a2f_core.errors import CheckpointError
 from a2f_core.infer import Animator
 from a2f_core.models import DEFAULT_WEIGHTS
-from training.contact_fit import auc, fit
+from training.cli import main
+from training.contact_fit import auc
 from training.evaluate import evaluate
 
 
@@ -111,13 +112,15 @@ def takes(tmp_path_factory):
     return out
 
 
-def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, takes):
+def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, takes, capsys):
     """The bundled network's hidden states on new takes: the fitted head hears contact (frame
     AUC), and on voices it was not fitted on more bilabials close, while other phonemes close
     no more than the data's rate allows (the README's 1.25x)."""
     path = tmp_path / "model.safetensors"
     path.write_bytes(DEFAULT_WEIGHTS.read_bytes())  # fitting replaces any head it has
-    entry = fit(path, takes)
+    assert main(["contact", str(path), "--data", str(takes)]) == 0
+    assert "lip contact head fitted on" in capsys.readouterr().out
+    entry = load_checkpoint(path).meta[contact.META]
     assert entry["frame_auc"] > 0.85 and 0.0 < entry["center"] < 1.0
     assert 0.02 < entry["contact_rate"] < 0.15
     with_head = evaluate(path, takes, split="val", emotion="labels")
@@ -128,7 +131,15 @@ def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, take
     assert abs(with_head["weight_mae"] - without["weight_mae"]) < 0.002
 
 
-def test_fit_refuses_a_vertex_checkpoint(tmp_path, vertices_ckpt, takes):
-    from a2f_core.errors import A2FError
-    with pytest.raises(A2FError, match="jawOpen and mouthClose"):
-        fit(vertices_ckpt, takes)
+@pytest.mark.parametrize("kind,args,message", [
+    ("weights", ["--width", "2"], "--width must be in"),
+    ("vertices", [], "needs a weights model with jawOpen and mouthClose"),
+])
+def test_bad_fits_are_one_line_errors(capsys, weights_ckpt, vertices_ckpt, takes, kind, args,
+                                      message):
+    ckpt = {"weights": weights_ckpt, "vertices": vertices_ckpt}[kind]
+    before = ckpt.read_bytes()
+    assert main(["contact", str(ckpt), "--data", str(takes), *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("a2f contact: error:") and message in err and "\n" not in err
+    assert ckpt.read_bytes() == before  # nothing written
