@@ -39,6 +39,14 @@ def load(path_setting: str):
     return cached[1]
 
 
+def has_lip_contact(path_setting: str) -> bool:
+    """Whether the checkpoint has a lip contact head; False while it cannot be loaded."""
+    try:
+        return core.contact.WEIGHT in load(path_setting).tensors
+    except A2FError:
+        return False
+
+
 def emotion_names(path_setting: str) -> list:
     """The checkpoint's emotion names, 'neutral' first; [] while it cannot be loaded."""
     try:

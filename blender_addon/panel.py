@@ -53,7 +53,9 @@ class A2F_PT_generate(_Sidebar, bpy.types.Panel):
                          else "No bundled model: choose a checkpoint", icon='INFO')
         self._draw_emotion(layout, settings)
         layout.prop(settings, "offset_ms")
-        layout.prop(settings, "lip_contact")
+        row = layout.row()
+        row.active = checkpoints.has_lip_contact(settings.checkpoint_path)  # greyed: no head
+        row.prop(settings, "lip_contact")
         layout.operator("a2f.generate", icon='PLAY_SOUND')
         if settings.last_report:
             layout.label(text=settings.last_report, icon='INFO')

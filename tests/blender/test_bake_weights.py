@@ -12,7 +12,7 @@ from a2f_core.audio import load_audio
 from a2f_core.emotions import blend
 from a2f_core.infer import Animator
 
-from blender_addon import compat
+from blender_addon import checkpoints, compat
 
 
 def keyed(obj):
@@ -163,6 +163,8 @@ def test_lip_contact_box_applies_the_checkpoints_head(scene, weights_ckpt, speec
     face = make_mesh("Face", ["jawOpen", "mouthClose"])
     configure(scene, ckpt, source='FILE', audio_path=str(speech))
     assert scene.a2f.lip_contact  # on by default
+    assert checkpoints.has_lip_contact(str(path))  # the panel's box is live for this one
+    assert not checkpoints.has_lip_contact(str(weights_ckpt.path))
     assert bpy.ops.a2f.generate() == {'FINISHED'}
     _, jaw = channel_values(face, "jawOpen")
     _, close = channel_values(face, "mouthClose")
