@@ -41,7 +41,7 @@ class LipContact:
 
     def probability(self, hidden: np.ndarray) -> np.ndarray:
         """(T, hidden) -> (T,) probability that the lips touch."""
-        return 1.0 / (1.0 + np.exp(-(hidden @ self.weight + self.bias)))
+        return sigmoid(hidden @ self.weight + self.bias)
 
     def apply(self, hidden: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Close the lips of (T, C) weights in place where the head hears contact; returns them."""
@@ -50,6 +50,11 @@ class LipContact:
             (p - self.center) / self.width + 0.5, 0.0, 1.0)
         weights[:, self.close] += shut * (weights[:, self.jaw] - weights[:, self.close])
         return weights
+
+
+def sigmoid(z):
+    """The logistic function, written with tanh so large logits do not overflow exp."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def contact_columns(channel_names):

@@ -47,7 +47,7 @@ def fit(checkpoint_path, data_dir, minutes=DEFAULT_MINUTES, width=DEFAULT_WIDTH)
         raise A2FError(f"{data_dir}: the lips touch in {int(shut.sum())} of {len(shut)} target "
                        "frames; fitting contact needs frames of both kinds")
     weight, bias = _logistic(hidden, shut)
-    p = 1.0 / (1.0 + np.exp(-(hidden @ weight + bias)))
+    p = contact.sigmoid(hidden @ weight + bias)
     entry = {"center": float(np.quantile(p, 1.0 - shut.mean())), "width": float(width),
              "data": str(data_dir), "takes": len(dataset.takes), "frames": len(shut),
              "contact_rate": float(shut.mean()), "frame_auc": auc(shut, p)}
@@ -71,6 +71,8 @@ def _frames(animator, ckpt, dataset):
         n = min(len(h), len(targets))
         hidden.append(h[:n])
         shut.append(rule(torch.from_numpy(targets[:n])).numpy())
+    if not hidden:
+        raise A2FError(f"{dataset.root}: no take is long enough to animate a frame")
     return np.concatenate(hidden), np.concatenate(shut)
 
 
