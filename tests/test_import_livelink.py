@@ -164,6 +164,15 @@ def test_damaged_captures_are_reported_and_skipped_only_on_request(tmp_path, dam
     assert report["skipped"] == ["bad"]
 
 
+def test_motion_that_ends_before_the_audio_starts_is_refused(tmp_path, capsys):
+    write_csv(tmp_path / "t.csv", capture(30))  # 0.5 s of motion
+    write_wav(tmp_path / "t.wav", 1.0)
+    assert _import(tmp_path, tmp_path / "t.csv", "--capture-fps", "60",
+                   "--audio-offset-seconds", "-1") == 1
+    assert "the motion ends 0.483 s in, before the audio starts (--audio-offset-seconds -1)" in \
+        capsys.readouterr().err
+
+
 def test_missing_audio_points_at_the_video(tmp_path, capsys):
     write_csv(tmp_path / "t.csv", capture(120))
     (tmp_path / "t.mov").write_bytes(b"\0")

@@ -107,6 +107,10 @@ def read_take(report, name, path: Path, args):
         audio = audio[int(round(offset * SAMPLE_RATE)):]
     else:
         keep = times >= -offset - 1e-9
+        if not keep.any():
+            report.problem(name, f"the motion ends {times[-1]:.3f} s in, before the audio starts "
+                                 f"(--audio-offset-seconds {offset:g}); check the offset's sign")
+            return None
         report.note(name, f"dropped {int((~keep).sum())} motion rows before the audio starts "
                           f"(--audio-offset-seconds {offset:g})")
         times, weights = times[keep] - times[keep][0], weights[keep]
