@@ -18,6 +18,7 @@ from .errors import CheckpointError
 WEIGHT, BIAS = "contact.weight", "contact.bias"
 META = "lip_contact"  # checkpoint metadata key: {"center", "width", ...how it was fitted}
 CHANNELS = ("jawopen", "mouthclose")  # matched case-insensitively
+SWITCH_WIDTH = 1e-6  # narrower ramps act as a switch (in float32 they would divide by zero)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class LipContact:
     def apply(self, hidden: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Close the lips of (T, C) weights in place where the head hears contact; returns them."""
         p = self.probability(hidden)
-        shut = (p >= self.center) if self.width == 0 else np.clip(
+        shut = (p >= self.center) if self.width < SWITCH_WIDTH else np.clip(
             (p - self.center) / self.width + 0.5, 0.0, 1.0)
         weights[:, self.close] += shut * (weights[:, self.jaw] - weights[:, self.close])
         return weights

@@ -143,3 +143,16 @@ def test_bad_fits_are_one_line_errors(capsys, weights_ckpt, vertices_ckpt, takes
     err = capsys.readouterr().err.strip()
     assert err.startswith("a2f contact: error:") and message in err and "\n" not in err
     assert ckpt.read_bytes() == before  # nothing written
+
+
+@pytest.mark.parametrize("width", [0.0, 1e-300])
+def test_a_zero_width_ramp_is_a_switch(tmp_path, weights_ckpt, width):
+    import warnings
+    ckpt = _with_head(weights_ckpt, tmp_path / "c.safetensors", bias=0.0, center=0.5, width=width)
+    weights = np.zeros((1, 52), np.float32)
+    weights[0, JAW], weights[0, CLOSE] = 0.4, 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a float32 zero
+        contact.LipContact.from_checkpoint(ckpt).apply(
+            np.zeros((1, ckpt.config.hidden_size), np.float32), weights)  # p = 0.5: shut
+    assert weights[0, CLOSE] == pytest.approx(0.4)
