@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from a2f_core.audio import load_audio, prepare
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.errors import A2FError, AudioError, CheckpointError
+from a2f_core.infer import Animator
+from a2f_core.models import DEFAULT_WEIGHTS
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -51,6 +53,31 @@ def test_checkpoint_reader_on_arbitrary_headers(tmp_path, header, tail):
         load_checkpoint(path)
     except CheckpointError:
         pass
+
+
+@FUZZ
+@given(entry=st.none() | st.booleans() | st.floats() | st.text(max_size=8) | st.dictionaries(
+    st.sampled_from(["center", "width", "data"]),
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats() | st.text(max_size=4),
+    max_size=3))
+def test_lip_contact_metadata_of_the_bundled_model(tmp_path, entry):
+    """Whatever the head's metadata says, only CheckpointError escapes, and a head that loads
+    animates finite weights."""
+    blob = DEFAULT_WEIGHTS.read_bytes()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    meta = json.loads(header["__metadata__"]["a2f"])
+    meta["lip_contact"] = {**meta["lip_contact"], **entry} if isinstance(entry, dict) else entry
+    header["__metadata__"]["a2f"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    path = tmp_path / "fuzz.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n:])
+    try:
+        ckpt = load_checkpoint(path)
+    except CheckpointError:
+        return
+    noise = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    assert np.isfinite(Animator(ckpt).animate(noise, 30.0, ckpt.emotions["neutral"])).all()
 
 
 @FUZZ
