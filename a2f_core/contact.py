@@ -5,7 +5,8 @@ a bilabial (the squared or absolute error asks for the expected pose). Its hidde
 bilabials from other phonemes better than the lip opening it drives (docs/training.md, "Lip
 contact head"), so a logistic unit fitted on that layer after training (`a2f contact`) decides
 contact, and the lips are closed the way ARKit closes them with the jaw open: mouthClose rises to
-jawOpen. The closing eases in over a band of the unit's probability, so contact is never a pop.
+jawOpen. The closing ramps over a band of the unit's probability, so a doubtful frame closes the
+lips only part of the way.
 Weights models only (it needs jawOpen and mouthClose).
 """
 
