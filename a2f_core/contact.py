@@ -59,6 +59,14 @@ def sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
+def supported(kind: str, channel_names) -> bool:
+    """Whether a model of this output kind and channels can carry a head."""
+    return kind == "weights" and contact_columns(channel_names) is not None
+
+
+UNSUPPORTED = "a lip contact head needs a weights model with jawOpen and mouthClose channels"
+
+
 def contact_columns(channel_names):
     """(jawOpen column, mouthClose column) or None: the channels whose difference is the lip gap."""
     index = {n.lower(): i for i, n in enumerate(channel_names or ())}
@@ -74,9 +82,8 @@ def validate(config, tensors: dict, meta: dict):
         return
     if len(present) < 2 or not isinstance(meta.get(META), dict):
         raise CheckpointError(f"a lip contact head needs {WEIGHT}, {BIAS} and '{META}' metadata")
-    if config.output_kind != "weights" or contact_columns(meta.get("channel_names")) is None:
-        raise CheckpointError("a lip contact head needs a weights model with jawOpen and "
-                              "mouthClose channels")
+    if not supported(config.output_kind, meta.get("channel_names")):
+        raise CheckpointError(UNSUPPORTED)
     for name, shape in ((WEIGHT, (config.hidden_size,)), (BIAS, (1,))):
         if tensors[name].shape != shape:
             raise CheckpointError(f"tensor {name} has shape {tensors[name].shape}, expected {shape}")

@@ -30,9 +30,8 @@ def fit(checkpoint_path, data_dir, minutes=DEFAULT_MINUTES, width=DEFAULT_WIDTH)
     """Fit the head on the first `minutes` of the dataset's training takes and store it in the
     checkpoint; returns its metadata entry."""
     ckpt = load_checkpoint(checkpoint_path)
-    if ckpt.kind != "weights" or contact.contact_columns(ckpt.channel_names) is None:
-        raise A2FError(f"{checkpoint_path}: a lip contact head needs a weights model with "
-                       "jawOpen and mouthClose channels")
+    if not contact.supported(ckpt.kind, ckpt.channel_names):
+        raise A2FError(f"{checkpoint_path}: {contact.UNSUPPORTED}")
     if not 0 <= width <= 1:
         raise A2FError(f"--width must be in [0, 1], got {width}")
     dataset = load_dataset(data_dir)
