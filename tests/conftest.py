@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,6 +27,18 @@ def speech(speech_wav):
     """(samples, rate) of speech_wav as float32."""
     samples, rate = soundfile.read(speech_wav, dtype="float32")
     return samples, rate
+
+
+@pytest.fixture(scope="session")
+def synth_set(tmp_path_factory):
+    """make(minutes, seed, split) -> folder of a weights set made by the real `a2f synth` CLI."""
+    def make(minutes, seed, split):
+        out = tmp_path_factory.mktemp("synth") / "data"
+        subprocess.run([sys.executable, "-m", "training.cli", "synth", "--out", str(out),
+                        "--minutes", str(minutes), "--seed", str(seed), "--split", str(split),
+                        "--jobs", "2"], check=True, capture_output=True)
+        return out
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,6 @@
 """The lip contact head: stored and validated in checkpoints, applied by the numpy forward pass,
 and fitted by `a2f contact` on real synthetic takes so that more bilabials close."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -104,12 +101,8 @@ def test_auc_counts_ordered_pairs():
 
 
 @pytest.fixture(scope="module")
-def takes(tmp_path_factory):
-    out = tmp_path_factory.mktemp("contact") / "data"
-    subprocess.run([sys.executable, "-m", "training.cli", "synth", "--out", str(out),
-                    "--minutes", "3", "--seed", "77", "--split", "0.3", "--jobs", "2"],
-                   check=True, capture_output=True)
-    return out
+def takes(synth_set):
+    return synth_set(3, 77, 0.3)
 
 
 def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, takes, capsys):

@@ -3,7 +3,6 @@ new sentences, prosody and augmentation) they meet the README's thresholds for b
 weight MAE and rest in silence; every named emotion visibly changes the face."""
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -29,12 +28,8 @@ MAX_REST_ERROR = 0.05
 
 
 @pytest.fixture(scope="module")
-def held_out(tmp_path_factory):
-    out = tmp_path_factory.mktemp("held_out") / "data"
-    subprocess.run([sys.executable, "-m", "training.cli", "synth", "--out", str(out),
-                    "--minutes", "1.5", "--seed", "4242", "--split", "0", "--jobs", "2"],
-                   check=True, capture_output=True)
-    return out
+def held_out(synth_set):
+    return synth_set(1.5, 4242, 0)
 
 
 @pytest.fixture(scope="module")
