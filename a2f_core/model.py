@@ -60,9 +60,13 @@ class A2FNet(nn.Module):
 
         The formant network runs once per grid frame and its output is shared by every window.
         """
+        return self.output[1](self.hidden_grid(grid, starts, emotion))
+
+    def hidden_grid(self, grid: torch.Tensor, starts: torch.Tensor, emotion: torch.Tensor):
+        """`forward_grid` up to the (B, 150) hidden layer."""
         formants = self.formants(grid)
         index = starts[:, None] + torch.arange(self.config.window_frames, device=grid.device)
-        return self.output[1](self.hidden(formants[index], emotion))
+        return self.hidden(formants[index], emotion)
 
     def _noise(self, x: torch.Tensor) -> torch.Tensor:
         """Multiplicative noise per feature map (sample, channel), in training mode only."""

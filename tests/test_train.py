@@ -231,12 +231,24 @@ def test_closure_weight_marks_shut_lips_and_trains(toy, tmp_path):
     shut = ShutLips(dataset, targets)(torch.from_numpy(targets))
     assert shut.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
     no_lips = SimpleNamespace(kind="weights", channel_names=["jawOpen", "mouthSmileLeft"])
-    with pytest.raises(A2FError, match="needs jawOpen and mouthClose"):
+    with pytest.raises(A2FError, match="need jawOpen and mouthClose"):
         ShutLips(no_lips, targets)
     with pytest.raises(A2FError, match="closure_weight must be at least 1.0"):
         TrainConfig(closure_weight=0.5)
     result = train(tiny(steps=3, closure_weight=8.0), toy, tmp_path / "run")
     assert math.isfinite(result.best_val)
+
+
+def test_contact_loss_teaches_the_hidden_layer_where_lips_touch(toy, tmp_path):
+    with pytest.raises(A2FError, match="contact_loss must not be negative"):
+        TrainConfig(contact_loss=-1.0)
+    out = tmp_path / "run"
+    train(tiny(steps=150, log_every=25, contact_loss=1.0), toy, out)
+    records = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+    bce = [r["train/contact"] for r in records if "train/contact" in r]
+    # the toy /m/ is audible: the unit beats the 0.56 of guessing its base rate (a quarter)
+    assert len(bce) == 6 and bce[-1] < 0.7 * bce[0] and bce[-1] < 0.45
+    assert json.loads((out / "config.json").read_text())["train"]["contact_loss"] == 1.0
 
 
 def test_closure_weight_finds_touching_lips_in_vertex_data(tmp_path):
@@ -254,7 +266,7 @@ def test_closure_weight_finds_touching_lips_in_vertex_data(tmp_path):
     # the bottom 10% of the 5-95 percentile range of the lip distance counts as touching
     assert shut[:14].all() and not shut[15:].any()
     del dataset.info["upper_lip_vertices"]
-    with pytest.raises(A2FError, match="needs upper_lip_vertices and lower_lip_vertices"):
+    with pytest.raises(A2FError, match="need upper_lip_vertices and lower_lip_vertices"):
         ShutLips(dataset, offsets)
     result = train(tiny(steps=3, closure_weight=8.0), tmp_path / "data", tmp_path / "run")
     assert math.isfinite(result.best_val)

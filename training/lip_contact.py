@@ -1,4 +1,5 @@
-"""Which target frames have the lips touching: the frames `closure_weight` counts K times.
+"""Which target frames have the lips touching: the frames `closure_weight` counts K times and
+`contact_loss` teaches the hidden layer to tell.
 
 Contact lasts a few frames per /p b m/ (about 2% of speech), and a mean squared error trained for
 a few epochs averages it into a near miss; weighting these frames is what closes the lips
@@ -31,14 +32,15 @@ class ShutLips(nn.Module):
         if self.kind == "weights":
             columns = contact_columns(dataset.channel_names)
             if columns is None:
-                raise A2FError("closure_weight needs jawOpen and mouthClose channels in weights "
-                               "data; set it to 1.0 for this dataset")
+                raise A2FError("closure_weight and contact_loss need jawOpen and mouthClose "
+                               "channels in weights data; set them to 1.0 and 0 for this dataset")
             self.jaw, self.close = columns
             return
         upper, lower = (dataset.info.get(k) for k in ("upper_lip_vertices", "lower_lip_vertices"))
         if not (upper and lower):
-            raise A2FError("closure_weight needs upper_lip_vertices and lower_lip_vertices in "
-                           "the vertex dataset's dataset.json; set it to 1.0 for this dataset")
+            raise A2FError("closure_weight and contact_loss need upper_lip_vertices and "
+                           "lower_lip_vertices in the vertex dataset's dataset.json; set them to "
+                           "1.0 and 0 for this dataset")
         # the centroid difference is linear in the offsets: one (outputs, 3) product per batch
         selector = np.zeros((len(dataset.template), 3, 3), np.float32)
         np.add.at(selector, np.asarray(upper), np.eye(3, dtype=np.float32) / len(upper))

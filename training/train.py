@@ -46,26 +46,34 @@ class TrainModule(nn.Module):
 
     def __init__(self, net: A2FNet, emotion_table: torch.Tensor, loss_scale: torch.Tensor,
                  closure_weight: float = 1.0, shut_lips: ShutLips | None = None,
-                 position_power: float = 2.0):
+                 position_power: float = 2.0, contact: bool = False):
         """closure_weight: position-loss weight of the frames `shut_lips` marks (1.0: none);
-        position_power: exponent of the position error (2.0: the paper's squares)."""
+        position_power: exponent of the position error (2.0: the paper's squares);
+        contact: add a logistic unit on the hidden layer that learns the frames `shut_lips` marks,
+        so the hidden layer must tell them apart (training only: `a2f contact` fits the head a
+        model ships with)."""
         super().__init__()
         self.net = net
         self.emotions = nn.Parameter(emotion_table)
         self.register_buffer("loss_scale", loss_scale)  # (output_size,) per-value loss weight
         self.closure_weight, self.shut_lips = closure_weight, shut_lips
         self.position_power = position_power
+        self.contact = nn.Linear(net.config.hidden_size, 1) if contact else None
 
     def forward(self, batch) -> torch.Tensor:
-        """(3,) raw loss terms [position, motion, emotion] of one Batch."""
+        """(3,) raw loss terms [position, motion, emotion] of one Batch, (4,) with contact."""
         e = self.emotions[batch.rows]
-        y = self.net.forward_grid(batch.grid, batch.starts, e) * self.loss_scale
+        hidden = self.net.hidden_grid(batch.grid, batch.starts, e)
+        y = self.net.output[1](hidden) * self.loss_scale
         t, p0, p1 = batch.targets * self.loss_scale, batch.pair0, batch.pair1
-        weight = None
-        if self.shut_lips is not None:
-            weight = 1 + (self.closure_weight - 1) * self.shut_lips(batch.targets)
-        return torch.stack([position_loss(y, t, weight, self.position_power),
-                            motion_loss(y[p0], y[p1], t[p0], t[p1]), emotion_loss(e[p0], e[p1])])
+        shut = None if self.shut_lips is None else self.shut_lips(batch.targets)
+        weight = None if shut is None else 1 + (self.closure_weight - 1) * shut
+        terms = [position_loss(y, t, weight, self.position_power),
+                 motion_loss(y[p0], y[p1], t[p0], t[p1]), emotion_loss(e[p0], e[p1])]
+        if self.contact is not None:
+            terms.append(nn.functional.binary_cross_entropy_with_logits(
+                self.contact(hidden)[:, 0], shut))
+        return torch.stack(terms)
 
 
 @dataclass
@@ -200,13 +208,18 @@ class _Trainer:
         else:
             table = initial_emotion_table(self.takes, config)
             net.pca_init(targets, seed=config.seed)
-        shut_lips = None if config.closure_weight == 1.0 else ShutLips(dataset, targets)
+        contact = config.contact_loss > 0
+        shut_lips = (ShutLips(dataset, targets) if config.closure_weight != 1.0 or contact
+                     else None)
         self.module = TrainModule(net, table, output_loss_scale(targets, config),
                                   config.closure_weight, shut_lips,
-                                  config.position_power).to(ctx.device)
+                                  config.position_power, contact).to(ctx.device)
         self.model = distributed.wrap(self.module, ctx)
-        self.normalizers = nn.ModuleList(LossNormalizer() for _ in TERMS).to(ctx.device)
-        groups = [{"params": list(self.module.net.parameters()), "lr_scale": 1.0},
+        self.terms = TERMS + ("contact",) if contact else TERMS
+        self.term_weights = (1.0,) * len(TERMS) + (config.contact_loss,) * contact
+        self.normalizers = nn.ModuleList(LossNormalizer() for _ in self.terms).to(ctx.device)
+        net_params = [p for name, p in self.module.named_parameters() if name != "emotions"]
+        groups = [{"params": net_params, "lr_scale": 1.0},
                   {"params": [self.module.emotions], "lr_scale": config.emotion_lr_scale}]
         self.optimizer = torch.optim.Adam(groups, lr=config.learning_rate,
                                           betas=(config.adam_beta1, config.adam_beta2),
@@ -240,7 +253,7 @@ class _Trainer:
         if self.ctx.is_main and not self.val:
             tqdm.write("note: the dataset has no 'val' takes; best.safetensors follows last")
         interrupted = _SigintFlag()
-        sums, frames, seconds, tick = torch.zeros(len(TERMS)), 0, 0.0, time.perf_counter()
+        sums, frames, seconds, tick = torch.zeros(len(self.terms)), 0, 0.0, time.perf_counter()
         session_frames, session_start = 0, tick
         bar = tqdm(total=self.total, initial=self.step, unit="step", desc="training",
                    disable=not self.ctx.is_main, dynamic_ncols=True)
@@ -258,7 +271,7 @@ class _Trainer:
                     now = time.perf_counter()
                     seconds, tick = now - tick, now
                     self._log(sums / self.config.log_every, frames / seconds, bar)
-                    sums, frames = torch.zeros(len(TERMS)), 0
+                    sums, frames = torch.zeros(len(self.terms)), 0
                 if self.step % self.config.val_every == 0 or self.step == self.total:
                     self._validate(bar)
                 stop = distributed.broadcast_flag(interrupted.is_set or bool(abort_fn and abort_fn()),
@@ -276,7 +289,7 @@ class _Trainer:
                            self.best, fps, self._tensors(), self.ctx.is_main)
 
     def _train_step(self):
-        """One optimiser step; returns ((3,) globally averaged raw losses, frames on all ranks)."""
+        """One optimiser step; returns ((terms,) globally averaged raw losses, frames on all ranks)."""
         config, ctx = self.config, self.ctx
         epoch, index = divmod(self.step, self.steps_per_epoch)
         if self._epoch_cache[0] != epoch:
@@ -294,7 +307,8 @@ class _Trainer:
         raw = self.model(batch.to(ctx.device))
         mean = distributed.mean(raw, ctx)
         # Normalise the all-rank mean (identical v on every rank) while keeping local gradients.
-        loss = sum(norm(m + (r - r.detach())) for norm, m, r in zip(self.normalizers, mean, raw))
+        loss = sum(w * norm(m + (r - r.detach()))
+                   for norm, w, m, r in zip(self.normalizers, self.term_weights, mean, raw))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -324,7 +338,7 @@ class _Trainer:
         record = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
                   "lr": self.optimizer.param_groups[0]["lr"],
                   "frames_per_second": round(frames_per_second, 2),
-                  **{f"train/{k}": float(v) for k, v in zip(TERMS, mean_losses)}}
+                  **{f"train/{k}": float(v) for k, v in zip(self.terms, mean_losses)}}
         self.run_dir.log(record)
         bar.set_postfix(pos=f"{record['train/position']:.4g}", fps=f"{frames_per_second:.0f}")
 

@@ -37,6 +37,9 @@ class TrainConfig:
     closure_weight: float = 1.0    # position-loss weight of frames whose target lips touch
                                    # (training/lip_contact.py): bilabials are ~2% of frames.
                                    # Paper: 1.0
+    contact_loss: float = 0.0      # weight of a fourth, normalised loss term: a logistic unit on
+                                   # the hidden layer telling the frames whose target lips touch
+                                   # (needs the same channels as closure_weight). Paper: 0 (none)
     position_power: float = 2.0    # exponent of the position error: 2 (paper) fits the mean pose
                                    # given the audio, 1 its median, which commits to a mode
     noise_base: float = 1.4        # feature maps times noise_base ** N(0, 1) in training (paper:
@@ -80,6 +83,7 @@ class TrainConfig:
              f"emotion_init must be 'random' or 'label', not {self.emotion_init!r}"),
             (self.emotion_lr_scale <= 0, "emotion_lr_scale must be positive"),
             (self.closure_weight < 1.0, "closure_weight must be at least 1.0 (1.0: the paper)"),
+            (self.contact_loss < 0, "contact_loss must not be negative (0: none, the paper)"),
             (not 1.0 <= self.position_power <= 2.0, "position_power must lie in [1, 2]"),
             (self.noise_base < 1.0, "noise_base must be at least 1.0 (1.0: no noise)"),
             (self.device not in ("cpu", "cuda"), f"device must be 'cpu' or 'cuda', not {self.device!r}"),
