@@ -280,6 +280,20 @@ def test_cli_reports_errors_in_one_line(tmp_path):
     assert done.stderr.strip().count("\n") == 0 and "dataset.json" in done.stderr
 
 
+def test_cli_set_overrides_config_fields(toy, tmp_path, capsys):
+    from training.train import main
+    out = tmp_path / "run"
+    args = ["--data", str(toy), "--out", str(out), "--config", str(TINY), "--steps", "2"]
+    assert main([*args, "--set", "contact_loss=1.0", "--set", "emotion_init=label"]) == 0
+    saved = json.loads((out / "config.json").read_text())["train"]
+    assert (saved["contact_loss"], saved["emotion_init"], saved["steps"]) == (1.0, "label", 2)
+    for bad, message in (("contact_loss", "expected KEY=VALUE"), ("no_such=1", "unknown keys"),
+                         ("contact_loss=-1", "contact_loss must not be negative")):
+        capsys.readouterr()
+        assert main([*args[:3], str(tmp_path / bad), *args[4:], "--set", bad]) == 1
+        assert message in capsys.readouterr().err
+
+
 def test_learning_rate_ramps_up_and_down_smoothly():
     config = TrainConfig(learning_rate=1.0, rampup_fraction=0.1, rampdown_fraction=0.5)
     lrs = np.array([learning_rate(s, 1000, config) for s in range(1000)])

@@ -36,7 +36,7 @@ from training.dataset import load_dataset
 from training.evaluate import check_compatible
 from training.lip_contact import ShutLips
 from training.run_dir import BEST, LAST, RunDir
-from training.train_config import TrainConfig, load_config
+from training.train_config import TrainConfig, load_config, parse_setting
 
 TERMS = ("position", "motion", "emotion")
 
@@ -446,19 +446,22 @@ def add_arguments(parser):
                         help="start from this checkpoint's network instead of a fresh one "
                              "(a second training stage, or fine-tuning on new captures)")
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="overrides one config field (TOML value), e.g. "
+                                             "--set contact_loss=1.0; repeatable")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out exactly where it stopped")
 
 
 def run(args) -> int:
     overrides = {"device": args.device, "epochs": args.epochs, "steps": args.steps,
-                 "init": args.init, "seed": args.seed, "data_minutes": args.data_minutes}
+                 "init": args.init, "seed": args.seed, "data_minutes": args.data_minutes,
+                 **dict(parse_setting(text) for text in args.set)}
     if args.epochs is not None:
         overrides["steps"] = 0
     changed = args.config or any(v is not None for v in overrides.values())
     if args.resume and changed:
         raise A2FError("--resume continues with the run's saved config; drop --config, "
-                       "--epochs, --steps, --minutes, --device, --init and --seed")
+                       "--epochs, --steps, --minutes, --device, --init, --seed and --set")
     config = None if args.resume else load_config(args.config, **overrides)
     data = args.data
     if data is None:

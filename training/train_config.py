@@ -111,6 +111,18 @@ class TrainConfig:
         return TrainConfig(**{**asdict(self), **changes})
 
 
+def parse_setting(text: str) -> tuple:
+    """'KEY=VALUE' with VALUE in TOML syntax (`contact_loss=1.0`, `device="cuda"`) -> (key, value);
+    a bare word counts as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise A2FError(f"--set {text!r}: expected KEY=VALUE, e.g. contact_loss=1.0")
+    try:
+        return key.strip(), tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key.strip(), value.strip()
+
+
 def load_config(path=None, **overrides) -> TrainConfig:
     """TrainConfig from a TOML file (flat keys, or under a [train] table) plus overrides."""
     values = {}
