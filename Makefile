@@ -65,9 +65,12 @@ addon:
 # Rebuilds a2f_core/models/default_{weights,vertices}.safetensors from scratch with fixed seeds:
 # synthesise -> train -> mine emotions -> fit the lip contact head (weights) -> evaluate on
 # held-out voices -> release (float16).
-# The weights model trains in three stages: 12000 steps on the set's first 300 minutes, then 8000
+# The weights model trains in four stages: 12000 steps on the set's first 300 minutes, then 8000
 # and 4000 more (each a warm restart from the last) on all 600 (new speech, the same held-out
-# voices): new speech is what improves lip contact (docs/training.md, "More data").
+# voices): new speech is what improves lip contact (docs/training.md, "More data"). The fourth,
+# 4000 steps more from the third's release (its mined emotions seed the labelled takes), adds
+# `contact_loss`, which teaches the hidden layer where the lips touch (docs/training.md,
+# "Contact loss").
 # The last checkpoint ships, not best: validation animates every take with the table's mean
 # emotion, which cannot judge emotional takes, and the learning-rate ramp-down ends at the last step.
 
@@ -99,7 +102,10 @@ models: venv
 	$(call synth,weights,default_weights,--minutes 600 --seed 1)
 	$(call train,weights,default_weights,default_weights_stage1,--minutes 300)
 	$(call train,weights,default_weights,default_weights_stage2,--init runs/default_weights_stage1/last.safetensors --steps 8000)
-	$(call train,weights,default_weights,default_weights,--init runs/default_weights_stage2/last.safetensors --steps 4000 --seed 2)
+	$(call train,weights,default_weights,default_weights_stage3,--init runs/default_weights_stage2/last.safetensors --steps 4000 --seed 2)
+	$(BIN)/a2f emotions mine runs/default_weights_stage3/last.safetensors --data data/default_weights
+	$(BIN)/python -m training.release runs/default_weights_stage3/last.safetensors runs/default_weights_stage3/released.safetensors
+	$(call train,weights,default_weights,default_weights,--init runs/default_weights_stage3/released.safetensors --steps 4000 --seed 3 --set contact_loss=1.0)
 	$(call mine,weights)
 	$(BIN)/a2f contact runs/default_weights/last.safetensors --data data/default_weights
 	$(call ship,weights)
