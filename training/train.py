@@ -446,8 +446,9 @@ def add_arguments(parser):
                         help="start from this checkpoint's network instead of a fresh one "
                              "(a second training stage, or fine-tuning on new captures)")
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="overrides one config field (TOML value), e.g. "
-                                             "--set contact_loss=1.0; repeatable")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="overrides one config field (a TOML value), e.g. "
+                             "--set contact_loss=1.0; repeatable")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out exactly where it stopped")
 
