@@ -86,9 +86,9 @@ define train
 	$(BIN)/a2f train --data data/$(2) --out runs/$(3) --config configs/default_$(1).toml $(4)
 endef
 
-# $(call mine,KIND): mines the emotions of runs/default_KIND
+# $(call mine,RUN,DATA): mines the emotions of runs/RUN, trained on data/DATA
 define mine
-	$(BIN)/a2f emotions mine runs/default_$(1)/last.safetensors --data data/default_$(1)
+	$(BIN)/a2f emotions mine runs/$(1)/last.safetensors --data data/$(2)
 endef
 
 # $(call ship,KIND): evaluates runs/default_KIND on held-out voices and ships it
@@ -103,13 +103,13 @@ models: venv
 	$(call train,weights,default_weights,default_weights_stage1,--minutes 300)
 	$(call train,weights,default_weights,default_weights_stage2,--init runs/default_weights_stage1/last.safetensors --steps 8000)
 	$(call train,weights,default_weights,default_weights_stage3,--init runs/default_weights_stage2/last.safetensors --steps 4000 --seed 2)
-	$(BIN)/a2f emotions mine runs/default_weights_stage3/last.safetensors --data data/default_weights
+	$(call mine,default_weights_stage3,default_weights)
 	$(BIN)/python -m training.release runs/default_weights_stage3/last.safetensors runs/default_weights_stage3/released.safetensors
 	$(call train,weights,default_weights,default_weights,--init runs/default_weights_stage3/released.safetensors --steps 4000 --seed 3 --set contact_loss=1.0)
-	$(call mine,weights)
+	$(call mine,default_weights,default_weights)
 	$(BIN)/a2f contact runs/default_weights/last.safetensors --data data/default_weights
 	$(call ship,weights)
 	$(call synth,vertices,default_vertices,--minutes 30 --seed 2)
 	$(call train,vertices,default_vertices,default_vertices)
-	$(call mine,vertices)
+	$(call mine,default_vertices,default_vertices)
 	$(call ship,vertices)
