@@ -106,14 +106,18 @@ def takes(synth_set):
 
 
 def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, takes, capsys):
-    """The bundled network's hidden states on new takes: the fitted head hears contact (frame
-    AUC), and on voices it was not fitted on more bilabials close, while other phonemes close
+    """The bundled network's hidden states on new takes, each at every emotion: the fitted head
+    hears contact (frame AUC), and on voices it was not fitted on more bilabials close, while other phonemes close
     no more than the data's rate allows (the README's 1.25x)."""
     path = tmp_path / "model.safetensors"
     path.write_bytes(DEFAULT_WEIGHTS.read_bytes())  # fitting replaces any head it has
     assert main(["contact", str(path), "--data", str(takes)]) == 0
     assert "lip contact head fitted on" in capsys.readouterr().out
-    entry = load_checkpoint(path).meta[contact.META]
+    ckpt = load_checkpoint(path)
+    entry = ckpt.meta[contact.META]
+    # every take at every emotion: the same frames once per emotion
+    assert entry["emotions"] == sorted(ckpt.emotions) and len(ckpt.emotions) == 5
+    assert entry["frames"] % 5 == 0
     assert entry["frame_auc"] > 0.85 and 0.0 < entry["center"] < 1.0
     assert 0.02 < entry["contact_rate"] < 0.15
     with_head = evaluate(path, takes, split="val", emotion="labels")

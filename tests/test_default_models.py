@@ -20,7 +20,7 @@ EMOTIONS = {"neutral", "happy", "sad", "angry", "surprised"}
 # README thresholds, on voices the model never heard (a different synth seed). Bilabial closure
 # guards the measured level with the lip contact head (0.77 here, 0.63 without it); the goal of
 # 0.90 is not reached yet (README, "Default models"). Lips must not buy it by shutting on every
-# other phoneme too: 0.19 here, 0.20 in the data.
+# other phoneme too: 0.20 here, 0.20 in the data.
 MIN_BILABIAL_CLOSURE = 0.70
 MAX_CLOSURE_ELSEWHERE_VS_DATA = 1.25
 MAX_WEIGHT_MAE = 0.05

@@ -1,10 +1,14 @@
 """`a2f contact CKPT --data DIR`: fit a weights checkpoint's lip contact head (a2f_core/contact.py).
 
 The head is a logistic unit on the hidden layer, fitted to the frames whose target lips touch
-(the `closure_weight` rule, training/lip_contact.py) with each take animated at its labelled
-emotion, so fit it after `a2f emotions mine`. Its ramp is centred where it shuts the lips on as
-many frames as the data does. Fitting needs the hidden states of the takes, not training: 40 s
-for 60 minutes of audio on two cores, L-BFGS included.
+(the `closure_weight` rule, training/lip_contact.py) with each take animated at every emotion in
+the checkpoint's database, so fit it after `a2f emotions mine`. The emotion moves the hidden layer
+too, and whether the lips touch is a matter of the speech, not of the mood: a head fitted at each
+take's own emotion alone heard less under the emotions that move the face most (surprised: 45%
+of a held-out voice's bilabials closed, 54% fitted at every emotion; docs/training.md). Its ramp
+is centred where it shuts the lips on as many frames as the data does. Fitting needs the hidden
+states of the takes, not training: half a minute an emotion for 60 minutes of audio on one core,
+L-BFGS included.
 """
 
 from dataclasses import replace
@@ -18,10 +22,10 @@ from a2f_core.checkpoint import load_checkpoint, update_metadata
 from a2f_core.errors import A2FError, DatasetError
 from a2f_core.infer import Animator
 from training.dataset import load_dataset
-from training.evaluate import check_compatible, label_emotion
+from training.evaluate import check_compatible
 from training.lip_contact import ShutLips
 
-DEFAULT_MINUTES = 60.0  # of the dataset's first training takes: ~100k frames for 151 numbers
+DEFAULT_MINUTES = 60.0  # of the dataset's first training takes: ~100k frames an emotion, 151 numbers
 DEFAULT_WIDTH = 0.2     # probability band over which the lips go from open to shut
 L2 = 1e-4               # on the standardised weights
 
@@ -48,8 +52,8 @@ def fit(checkpoint_path, data_dir, minutes=DEFAULT_MINUTES, width=DEFAULT_WIDTH)
     weight, bias = _logistic(hidden, shut)
     p = contact.sigmoid(hidden @ weight + bias)
     entry = {"center": float(np.quantile(p, 1.0 - shut.mean())), "width": float(width),
-             "data": str(data_dir), "takes": len(dataset.takes), "frames": len(shut),
-             "contact_rate": float(shut.mean()), "frame_auc": auc(shut, p)}
+             "data": str(data_dir), "takes": len(dataset.takes), "emotions": sorted(ckpt.emotions),
+             "frames": len(shut), "contact_rate": float(shut.mean()), "frame_auc": auc(shut, p)}
     update_metadata(checkpoint_path, tensors={contact.WEIGHT: weight,
                                               contact.BIAS: np.array([bias], np.float32)},
                     **{contact.META: entry})
@@ -57,19 +61,20 @@ def fit(checkpoint_path, data_dir, minutes=DEFAULT_MINUTES, width=DEFAULT_WIDTH)
 
 
 def _frames(animator, ckpt, dataset):
-    """(frames, hidden) hidden states at each take's labelled emotion, (frames,) lips touching."""
+    """(frames, hidden) hidden states of every take at every database emotion, (frames,) lips
+    touching."""
     rule = ShutLips(dataset, None)
     hidden, shut = [], []
     for take in tqdm(dataset.takes, desc="hidden states", unit="take", disable=None):
-        h = [h for _, h in animator.iter_hidden(take.audio(), dataset.fps,
-                                                  label_emotion(ckpt, take))]
-        if not h:
+        samples, targets = take.audio(), take.targets()
+        n = min(animator.frame_count(samples, dataset.fps), len(targets))
+        if n == 0:
             continue
-        h = np.concatenate(h)
-        targets = take.targets()
-        n = min(len(h), len(targets))
-        hidden.append(h[:n])
-        shut.append(rule(torch.from_numpy(targets[:n])).numpy())
+        touching = rule(torch.from_numpy(targets[:n])).numpy()
+        for emotion in ckpt.emotions.values():
+            h = np.concatenate([h for _, h in animator.iter_hidden(samples, dataset.fps, emotion)])
+            hidden.append(h[:n])
+            shut.append(touching)
     if not hidden:
         raise A2FError(f"{dataset.root}: no take is long enough to animate a frame")
     return np.concatenate(hidden), np.concatenate(shut)
@@ -120,6 +125,7 @@ def add_arguments(parser):
 def run(args) -> int:
     entry = fit(args.checkpoint, args.data, args.minutes, args.width)
     print(f"{args.checkpoint}: lip contact head fitted on {entry['frames']} frames of "
-          f"{entry['takes']} takes (lips touch in {entry['contact_rate']:.1%}); frame AUC "
-          f"{entry['frame_auc']:.3f}, ramp centred at p = {entry['center']:.3f}")
+          f"{entry['takes']} takes at {len(entry['emotions'])} emotions (lips touch in "
+          f"{entry['contact_rate']:.1%}); frame AUC {entry['frame_auc']:.3f}, ramp centred at "
+          f"p = {entry['center']:.3f}")
     return 0
