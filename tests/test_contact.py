@@ -107,8 +107,8 @@ def takes(synth_set):
 
 def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, takes, capsys):
     """The bundled network's hidden states on new takes, each at every emotion: the fitted head
-    hears contact (frame AUC), and on voices it was not fitted on more bilabials close, while other phonemes close
-    no more than the data's rate allows (the README's 1.25x)."""
+    hears contact (frame AUC), and on voices it was not fitted on more bilabials close, while
+    other phonemes close no more than the data's rate allows (the README's 1.25x)."""
     path = tmp_path / "model.safetensors"
     path.write_bytes(DEFAULT_WEIGHTS.read_bytes())  # fitting replaces any head it has
     assert main(["contact", str(path), "--data", str(takes)]) == 0
