@@ -74,15 +74,22 @@ class Animator:
 
     def iter_hidden(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, (n, hidden) float32) chunk by chunk: progress and cancel points."""
+        for first, (hidden,) in self.iter_hidden_at(samples, fps, [emotion], start_seconds,
+                                                   chunk_frames):
+            yield first, hidden
+
+    def iter_hidden_at(self, samples, fps, emotions, start_seconds=0.0, chunk_frames=512):
+        """Yield (first_frame, [(n, hidden) float32 per emotion]) chunk by chunk: the features
+        and the formant network, half the work and independent of the emotion, run once."""
         n = self.frame_count(samples, fps, start_seconds)
-        emotion = self._emotion_frames(emotion, n)
+        emotions = [self._emotion_frames(e, n) for e in emotions]
         features = GridFeatures(samples, self.config)
         starts = window_starts(n, fps, start_seconds, self.config)
         for first in range(0, n, chunk_frames):
             s = starts[first:first + chunk_frames]
             g0 = int(s[0])
             formants = self.formants(features.frames(g0, int(s[-1]) + self.config.window_frames))
-            yield first, self.hidden(formants, s - g0, emotion[first:first + len(s)])
+            yield first, [self.hidden(formants, s - g0, e[first:first + len(s)]) for e in emotions]
 
     def formants(self, grid: np.ndarray) -> np.ndarray:
         """(G, K) autocorrelation frames -> (G, 256) formant features.

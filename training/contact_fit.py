@@ -7,7 +7,7 @@ too, and whether the lips touch is a matter of the speech, not of the mood: a he
 take's own emotion alone heard less under the emotions that move the face most (surprised: 45%
 of a held-out voice's bilabials closed, 54% fitted at every emotion; docs/training.md). Its ramp
 is centred where it shuts the lips on as many frames as the data does. Fitting needs the hidden
-states of the takes, not training: half a minute an emotion for 60 minutes of audio on one core,
+states of the takes, not training: 40 s an emotion for 60 minutes of audio on one core,
 L-BFGS included.
 """
 
@@ -25,7 +25,7 @@ from training.dataset import load_dataset
 from training.evaluate import check_compatible
 from training.lip_contact import ShutLips
 
-DEFAULT_MINUTES = 60.0  # of the dataset's first training takes: ~100k frames an emotion, 151 numbers
+DEFAULT_MINUTES = 60.0  # of the first training takes: ~100k frames an emotion for 151 numbers
 DEFAULT_WIDTH = 0.2     # probability band over which the lips go from open to shut
 L2 = 1e-4               # on the standardised weights
 
@@ -71,9 +71,9 @@ def _frames(animator, ckpt, dataset):
         if n == 0:
             continue
         touching = rule(torch.from_numpy(targets[:n])).numpy()
-        for emotion in ckpt.emotions.values():
-            h = np.concatenate([h for _, h in animator.iter_hidden(samples, dataset.fps, emotion)])
-            hidden.append(h[:n])
+        chunks = animator.iter_hidden_at(samples, dataset.fps, list(ckpt.emotions.values()))
+        for h in zip(*(per_emotion for _, per_emotion in chunks)):  # emotion by emotion
+            hidden.append(np.concatenate(h)[:n])
             shut.append(touching)
     if not hidden:
         raise A2FError(f"{dataset.root}: no take is long enough to animate a frame")
