@@ -1,4 +1,5 @@
-"""`a2f synth` on real espeak-ng / flite audio: timing, the teacher's face rules, determinism."""
+"""`a2f synth` on real espeak-ng / flite / festival audio: timing, the teacher's face rules,
+determinism."""
 
 import argparse
 import json
@@ -14,9 +15,9 @@ from training.dataset import frame_count, load_dataset
 from training.synth import cli
 from training.synth.demo_head import load_demo_head
 from training.synth.emotion_style import STYLES
-from training.synth.speech import SILENCE, Espeak, Flite
+from training.synth.speech import SILENCE, Espeak, Festival, Flite
 from training.synth.teacher import TeacherStyle, face_weights
-from training.synth.visemes import phoneme_visemes
+from training.synth.visemes import _IPA, phoneme_visemes
 
 FPS = 30.0
 J = {n: i for i, n in enumerate(ARKIT_NAMES)}
@@ -33,11 +34,26 @@ def flite():
     return Flite()
 
 
-def _synth(tmp_path_factory, name, **options):
-    args = argparse.Namespace(out=str(tmp_path_factory.mktemp(name) / "ds"), minutes=1.0,
-                              kind="weights", languages=["en", "de", "fr", "es", "it", "pt", "nl"],
-                              seed=7, jobs=2, split=0.5, fps=FPS)
+def _speak(engine, request):
+    """SENTENCE from one voice of each engine."""
+    speaker = request.getfixturevalue(engine) if engine != "festival" else Festival()
+    return {"espeak": lambda: speaker.synth(SENTENCE, "en", "m3"),
+            "flite": lambda: speaker.synth(SENTENCE, "slt"),
+            "festival": lambda: speaker.synth(SENTENCE, "en", "ked")}[engine]()
+
+
+def _args(out, **options):
+    """`a2f synth --out OUT` with its defaults, then `options`."""
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--out", str(out)])
     vars(args).update(options)
+    return args
+
+
+def _synth(tmp_path_factory, name, **options):
+    args = _args(tmp_path_factory.mktemp(name) / "ds", **{
+        "minutes": 1.0, "seed": 7, "jobs": 2, "split": 0.5, "fps": FPS, **options})
     cli.run(args)
     return args.out
 
@@ -62,10 +78,9 @@ def _vowel_track(phonemes, alphabet, times):
     return track
 
 
-@pytest.mark.parametrize("engine", ["espeak", "flite"])
+@pytest.mark.parametrize("engine", ["espeak", "flite", "festival"])
 def test_phoneme_events_align_with_audio_energy(engine, request):
-    speech = (request.getfixturevalue("espeak").synth(SENTENCE, "en", "m3") if engine == "espeak"
-              else request.getfixturevalue("flite").synth(SENTENCE, "slt"))
+    speech = _speak(engine, request)
     assert speech.phonemes[0][0] == 0 and speech.phonemes[-1][1] == pytest.approx(
         len(speech.samples) / SAMPLE_RATE, abs=1e-3)
     times = np.arange(0.0, len(speech.samples) / SAMPLE_RATE, 0.005)
@@ -81,11 +96,10 @@ def test_phoneme_events_align_with_audio_energy(engine, request):
     assert abs(lags[int(np.argmax(score))] * 5) <= 30
 
 
-@pytest.mark.parametrize("engine", ["espeak", "flite"])
+@pytest.mark.parametrize("engine", ["espeak", "flite", "festival"])
 def test_voiceless_stops_hold_their_closure(engine, request):
     """The silence before a /p t k/ burst belongs to the stop, where the lips and tongue shut."""
-    speech = (request.getfixturevalue("espeak").synth(SENTENCE, "en", "m3") if engine == "espeak"
-              else request.getfixturevalue("flite").synth(SENTENCE, "slt"))
+    speech = _speak(engine, request)
     db = _energy_db(speech.samples, np.arange(0.0, len(speech.samples) / SAMPLE_RATE, 0.005))
     inside = []
     for previous, stop in zip(speech.phonemes, speech.phonemes[1:]):
@@ -249,8 +263,7 @@ def test_vertex_dataset_uses_the_demo_head(tmp_path_factory):
 
 
 def test_refuses_a_non_empty_folder(dataset):
-    args = argparse.Namespace(out=dataset, minutes=0.1, kind="weights", languages=["en"],
-                              seed=0, jobs=1, split=0.0, fps=FPS)
+    args = _args(dataset, minutes=0.1, languages=["en"], jobs=1)
     with pytest.raises(A2FError, match="not an empty folder"):
         cli.run(args)
     args.languages = ["xx"]
@@ -258,13 +271,19 @@ def test_refuses_a_non_empty_folder(dataset):
         cli.run(args)
 
 
+def test_refuses_a_synthesiser_that_speaks_none_of_the_languages(tmp_path):
+    args = _args(tmp_path / "ds", minutes=0.1, languages=["de"], synthesisers=["flite"])
+    with pytest.raises(A2FError, match="flite speaks only en; add one of them to --languages"):
+        cli.run(args)
+    assert not (tmp_path / "ds").exists()
+
+
 def test_a_failing_take_is_named(tmp_path, monkeypatch):
     """A bug that shows in one take of thousands must say which, to be reproduced alone."""
     def fail(index, config, head=None):
         raise ValueError("broken teacher")
     monkeypatch.setattr(cli, "make_take", fail)
-    args = argparse.Namespace(out=str(tmp_path / "ds"), minutes=0.1, kind="weights",
-                              languages=["en"], seed=5, jobs=1, split=0.0, fps=FPS)
+    args = _args(tmp_path / "ds", minutes=0.1, languages=["en"], seed=5, jobs=1, split=0.0)
     with pytest.raises(ValueError, match="broken teacher") as failure:
         cli.run(args)
     assert "while making take 0 of seed 5" in failure.value.__notes__[0]
@@ -279,3 +298,29 @@ def test_loads_in_the_trainers_loader(dataset):
     data = prepare_take(take, ds.fps, ds.kind, ds.template, ModelConfig(), row0=0)
     assert data.targets.shape == (len(take.targets()), 52) and data.targets.dtype == torch.float32
     assert torch.isfinite(data.grid).all()
+
+
+def test_festival_speaks_english_and_italian_with_timed_phonemes(tmp_path_factory):
+    """Diphone voices of recorded speakers, opt-in: every phone reaches a viseme of its own (none
+    falls back to the unknown-phone default) and the teacher shuts the lips at each bilabial."""
+    out = _synth(tmp_path_factory, "festival", minutes=0.5, synthesisers=["festival"],
+                 languages=["en", "it", "de"])
+    ds = load_dataset(out)
+    speech = [t for t in ds.takes if t.meta["content"] == "speech"]
+    assert {t.meta["synthesiser"] for t in speech} == {"festival"}
+    assert {t.meta["language"] for t in speech} == {"en", "it"}
+    assert json.loads(open(f"{out}/dataset.json").read())["provenance"]["synthesisers"] == [
+        "festival"]
+    bilabials = 0
+    for take in speech:
+        alphabet = take.meta["phoneme_alphabet"]
+        assert alphabet == ("arpabet" if take.meta["language"] == "en" else "ipa")
+        symbols = {sym for _, _, sym in take.meta["phonemes"]} - {SILENCE}
+        if alphabet == "ipa":
+            assert all(set(sym) <= set(_IPA) for sym in symbols), symbols
+        w = take.targets()
+        gap = w[:, J["jawOpen"]] - w[:, J["mouthClose"]]
+        for frame in _frames_in(take.meta["phonemes"], lambda s: s in ("p", "b", "m")):
+            assert gap[frame] <= 0.1 * w[frame, J["jawOpen"]] + 1e-3
+            bilabials += 1
+    assert bilabials >= 10

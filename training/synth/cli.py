@@ -22,7 +22,7 @@ from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.errors import A2FError
 from training.dataset import write_dataset_json
 from . import text
-from .generate import SynthConfig, make_take
+from .generate import SYNTHESISERS, SynthConfig, make_take
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ARKit-52 weights, or vertex positions of the bundled demo head")
     parser.add_argument("--languages", nargs="+", default=list(text.LANGUAGES),
                         help=f"language codes among {' '.join(text.LANGUAGES)} (default: all)")
+    parser.add_argument("--synthesisers", nargs="+", choices=list(SYNTHESISERS),
+                        default=["espeak-ng", "flite"],
+                        help="speech engines (default: espeak-ng flite; festival adds diphone "
+                             "voices of recorded speakers, English and Italian)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes (default: all cores)")
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check(args, out)
     config = SynthConfig(str(out), args.seed, args.fps, args.kind, tuple(args.languages),
-                         args.split)
+                         args.split, tuple(dict.fromkeys(args.synthesisers)))
     head = None
     if args.kind == "vertices":
         from .demo_head import load_demo_head
@@ -76,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
         channel_names=list(ARKIT_NAMES) if args.kind == "weights" else None,
         template=head.vertices if head else None, lip_vertices=head.lip_vertices if head else None,
         extra_info=head.lip_split() if head else None,
-        provenance={"source": "a2f synth (espeak-ng and flite speech, rule-based teacher face)",
+        provenance={"source": f"a2f synth ({' and '.join(config.synthesisers)} speech, "
+                              "rule-based teacher face)",
                     "licence": "CC0-1.0", "seed": args.seed, "languages": list(args.languages),
+                    "synthesisers": list(config.synthesisers),
                     "val_fraction": args.split, "minutes": round(seconds / 60, 3),
                     "mesh": "training/assets/demo_head.npz" if head else None})
     print(f"wrote {len(entries)} takes, {seconds / 60:.1f} min of audio in {wall:.0f} s "
@@ -101,6 +107,10 @@ def _check(args, out: Path) -> None:
     if unknown:
         raise A2FError(f"no sentences for language(s) {', '.join(unknown)}; "
                        f"choose from {' '.join(text.LANGUAGES)}")
+    for name in dict.fromkeys(args.synthesisers):
+        if not set(SYNTHESISERS[name]) & set(args.languages):
+            raise A2FError(f"{name} speaks only {' '.join(SYNTHESISERS[name])}; add one of them "
+                           "to --languages or leave it out of --synthesisers")
     if not args.minutes > 0:
         raise A2FError(f"--minutes must be positive, got {args.minutes}")
     if not 0 <= args.split < 1:

@@ -12,7 +12,7 @@ from a2f_core.audio import SAMPLE_RATE
 from training.dataset import frame_count, write_take
 from . import augment, text
 from .emotion_style import EMOTIONS, apply_style, strength_curve
-from .speech import SILENCE, Espeak, Flite
+from .speech import FESTIVAL_VOICES, SILENCE, Espeak, Festival, Flite
 from .teacher import TeacherStyle, face_weights
 
 # espeak-ng variants with draw weights: croak and whisper sparingly, they are rare in real data
@@ -21,6 +21,8 @@ ESPEAK_VARIANTS = {**{f"m{i}": 1.0 for i in range(1, 8)}, **{f"f{i}": 1.0 for i 
                    "Andy": 0.6, "steph": 0.6, "edward": 0.6, "robert": 0.6, "croak": 0.2,
                    "whisper": 0.15}
 FLITE_SHARE = 0.35   # of speech takes, when English is among the languages
+FESTIVAL_SHARE = 0.35  # of speech takes, when festival is asked for and speaks a language asked for
+SYNTHESISERS = {"espeak-ng": text.LANGUAGES, "flite": ("en",), "festival": tuple(FESTIVAL_VOICES)}
 REST_SHARE = 0.05    # silence or breath takes that map to the resting face
 EMOTION_WEIGHTS = {"neutral": 0.3, **{e: 0.7 / (len(EMOTIONS) - 1) for e in EMOTIONS[1:]}}
 
@@ -34,6 +36,7 @@ class SynthConfig:
     kind: str = "weights"           # 'weights' (ARKit-52) or 'vertices' (demo head)
     languages: tuple = ("en", "de", "fr", "es", "it", "pt", "nl")
     val_fraction: float = 0.1       # share of voice+language identities held out
+    synthesisers: tuple = ("espeak-ng", "flite")  # among SYNTHESISERS
 
 
 def split_for(voice_key: str, config: SynthConfig) -> str:
@@ -48,20 +51,38 @@ _ENGINES = {}
 def _engine(name: str):
     """This process's engine (the C libraries are process-global, so one of each per worker)."""
     if name not in _ENGINES:
-        _ENGINES[name] = Espeak() if name == "espeak-ng" else Flite()
+        _ENGINES[name] = {"espeak-ng": Espeak, "flite": Flite, "festival": Festival}[name]()
     return _ENGINES[name]
 
 
-def _speak(rng: np.random.Generator, config: SynthConfig):
-    """A random voice saying random text; returns (Speech, text)."""
-    use_flite = "en" in config.languages and rng.random() < FLITE_SHARE
-    language = "en" if use_flite else str(rng.choice(config.languages))
+def _words(rng: np.random.Generator, language: str) -> str:
+    """One or two sentences, or a string of nonsense words (every syllable, not just common ones)."""
     if rng.random() < 0.7:
         pool = text.sentences(language)
-        words = " ".join(str(pool[i]) for i in rng.choice(len(pool), int(rng.integers(1, 3)),
-                                                            replace=False))
-    else:
-        words = text.syllable_string(language, rng, int(rng.integers(3, 9)))
+        return " ".join(str(pool[i]) for i in rng.choice(len(pool), int(rng.integers(1, 3)),
+                                                         replace=False))
+    return text.syllable_string(language, rng, int(rng.integers(3, 9)))
+
+
+def _speak(rng: np.random.Generator, config: SynthConfig):
+    """A random voice saying random text; returns (Speech, text).
+
+    Draws nothing for festival unless it is asked for, so the sets made without it are take for
+    take what they were before it existed."""
+    others = [name for name in config.synthesisers if name != "festival"
+              and set(SYNTHESISERS[name]) & set(config.languages)]
+    festival_languages = [lang for lang in config.languages if lang in FESTIVAL_VOICES]
+    if "festival" in config.synthesisers and festival_languages and (
+            not others or rng.random() < FESTIVAL_SHARE):
+        language = str(rng.choice(festival_languages))
+        words = _words(rng, language)
+        speech = _engine("festival").synth(words, language,
+                                           str(rng.choice(FESTIVAL_VOICES[language])),
+                                           rng.uniform(0.8, 1.3))
+        return speech, words
+    use_flite = "flite" in others and ("espeak-ng" not in others or rng.random() < FLITE_SHARE)
+    language = "en" if use_flite else str(rng.choice(config.languages))
+    words = _words(rng, language)
     if use_flite:
         speech = _engine("flite").synth(words, str(rng.choice(["slt", "rms", "awb", "kal16", "kal"],
                                                               p=[0.3, 0.3, 0.2, 0.12, 0.08])),

@@ -1,13 +1,18 @@
-"""Text -> speech audio plus timed phonemes, from espeak-ng (many languages) and flite (English).
+"""Text -> speech audio plus timed phonemes, from espeak-ng (many languages), flite (English) and
+festival's diphone voices (English, Italian).
 
-Both engines are driven in-process through ctypes: a subprocess per take would cost more than the
-synthesis itself, and only the C APIs report phoneme timing. Each process owns one engine of each
-kind (the C libraries keep global state), so `multiprocessing` workers call `Espeak()` / `Flite()`
-once and reuse them.
+espeak-ng and flite are driven in-process through ctypes: a subprocess per take would cost more
+than their synthesis, and only their C APIs report phoneme timing. Each process owns one engine of
+each kind (the C libraries keep global state), so `multiprocessing` workers call `Espeak()` /
+`Flite()` once and reuse them. festival has no C API; it runs as a program and writes its
+segment timings to a file.
 """
 
 import ctypes
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +30,7 @@ class Speech:
     """Synthesised speech: (N,) float32 samples at 16 kHz and phonemes covering all of it."""
     samples: np.ndarray
     phonemes: list     # [start_s, end_s, symbol], contiguous from 0 to the end of the audio
-    alphabet: str      # 'ipa' (espeak-ng) or 'arpabet' (flite, CMU lowercase)
+    alphabet: str      # 'ipa' (espeak-ng, festival's Italian) or 'arpabet' (flite, festival's English)
     synthesiser: str
     voice: str
     language: str
@@ -172,9 +177,62 @@ class Flite:
                 item = self._lib.item_next(item)
         finally:
             self._lib.delete_utterance(utt)
-        starts = [(0.0, ends[0][1])] + [(end, sym) for (end, _), (_, sym) in zip(ends, ends[1:])]
-        phonemes = _segments_from_starts(starts, len(samples) / SAMPLE_RATE)
+        phonemes = _segments_from_ends(ends, len(samples) / SAMPLE_RATE)
         return Speech(samples, phonemes, "arpabet", "flite", voice, "en")
+
+
+FESTIVAL_VOICES = {"en": ("ked",), "it": ("lp", "pc")}  # diphone voices packaged by Debian
+# festival's Italian phone set (SAMPA-like, a trailing 1 marks stress) -> IPA where they differ
+_FESTIVAL_ITALIAN = {"E": "ɛ", "O": "ɔ", "S": "ʃ", "Z": "ʒ", "tS": "tʃ", "dZ": "dʒ", "J": "ɲ",
+                     "L": "ʎ", "ng": "ŋ", "nf": "ɱ"}
+_FESTIVAL_PAUSES = ("pau", "#")
+
+
+class Festival:
+    """The festival program with its diphone voices.
+
+    A diphone voice concatenates pieces of one person's recorded speech, so its stop closures and
+    nasal murmurs are a human's, unlike espeak-ng's formant synthesis or flite's statistical
+    voices. Phone timings come from the utterance's Segment relation (`utt.save.segs`).
+    """
+
+    def synth(self, text: str, language: str, voice: str, duration_stretch: float = 1.0) -> Speech:
+        """Speak `text` in `language` with one of FESTIVAL_VOICES[language]."""
+        if voice not in FESTIVAL_VOICES.get(language, ()):
+            raise A2FError(f"no festival voice {voice!r} for {language!r}; use one of "
+                           f"{FESTIVAL_VOICES}")
+        quoted = text.replace("\\", " ").replace('"', " ")
+        with tempfile.TemporaryDirectory() as tmp:
+            wav, segs = Path(tmp, "speech.wav"), Path(tmp, "speech.segs")
+            script = (f"(voice_{voice}_diphone)\n"
+                      f"(Parameter.set 'Duration_Stretch {duration_stretch:.4f})\n"
+                      f'(set! utt (Utterance Text "{quoted}"))\n(utt.synth utt)\n'
+                      f"(utt.save.wave utt \"{wav}\" 'riff)\n(utt.save.segs utt \"{segs}\")\n")
+            try:  # festival reads 8-bit text: Latin-1 covers the Italian letters
+                done = subprocess.run(["festival", "--pipe"], capture_output=True, timeout=300,
+                                      input=script.encode("latin-1", "ignore"))
+            except FileNotFoundError:
+                raise A2FError("cannot run festival; install the Debian packages festival, "
+                               "festvox-kdlpc16k, festvox-italp16k and festvox-itapc16k "
+                               "(make apt)") from None
+            lines = segs.read_text().splitlines()[1:] if segs.exists() and wav.exists() else []
+            if not lines:  # festival reports errors on stderr but exits with 0
+                error = done.stderr.decode("latin-1").strip().splitlines()
+                raise A2FError(f"festival ({voice}) could not speak {text!r}: "
+                               f"{error[-1] if error else 'no output'}")
+            raw, rate = soundfile.read(wav, dtype="float32")
+        samples = resample(raw, rate, SAMPLE_RATE)
+        ends = [(float(end), _festival_symbol(name, language))
+                for end, _, name in (line.split() for line in lines)]
+        phonemes = _segments_from_ends(ends, len(samples) / SAMPLE_RATE)
+        return Speech(samples, phonemes, "arpabet" if language == "en" else "ipa", "festival",
+                      voice, language)
+
+
+def _festival_symbol(name: str, language: str) -> str:
+    if name in _FESTIVAL_PAUSES:
+        return SILENCE
+    return name if language == "en" else _FESTIVAL_ITALIAN.get(name.rstrip("1"), name.rstrip("1"))
 
 
 VOICELESS_STOPS = ("p", "t", "k")
@@ -210,6 +268,12 @@ def stop_closures_to_stops(segments: list, samples: np.ndarray) -> list:
             i -= 1
         previous[1] = stop[0] = round(min(stop[0], i / rate), 4)
     return segments
+
+
+def _segments_from_ends(ends: list, seconds: float) -> list:
+    """[(end_s, symbol)] in order, the first starting at 0 (a Segment relation) -> segments."""
+    starts = [(0.0, ends[0][1])] + [(end, sym) for (end, _), (_, sym) in zip(ends, ends[1:])]
+    return _segments_from_starts(starts, seconds)
 
 
 def _segments_from_starts(starts: list, seconds: float) -> list:
