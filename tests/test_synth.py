@@ -271,9 +271,13 @@ def test_refuses_a_non_empty_folder(dataset):
         cli.run(args)
 
 
-def test_refuses_a_synthesiser_that_speaks_none_of_the_languages(tmp_path):
+def test_refuses_a_synthesiser_that_speaks_none_of_the_languages_and_a_malformed_voice(tmp_path):
     args = _args(tmp_path / "ds", minutes=0.1, languages=["de"], synthesisers=["flite"])
     with pytest.raises(A2FError, match="flite speaks only en; add one of them to --languages"):
+        cli.run(args)
+    args = _args(tmp_path / "ds", minutes=0.1, languages=["it"], synthesisers=["festival"],
+                 val_voices=["festival:pc"])
+    with pytest.raises(A2FError, match="write SYNTHESISER:LANGUAGE:VOICE"):
         cli.run(args)
     assert not (tmp_path / "ds").exists()
 
@@ -304,11 +308,13 @@ def test_festival_speaks_english_and_italian_with_timed_phonemes(tmp_path_factor
     """Diphone voices of recorded speakers, opt-in: every phone reaches a viseme of its own (none
     falls back to the unknown-phone default) and the teacher shuts the lips at each bilabial."""
     out = _synth(tmp_path_factory, "festival", minutes=0.5, synthesisers=["festival"],
-                 languages=["en", "it", "de"])
+                 languages=["en", "it", "de"], split=0.0, val_voices=["festival:it:pc"])
     ds = load_dataset(out)
     speech = [t for t in ds.takes if t.meta["content"] == "speech"]
     assert {t.meta["synthesiser"] for t in speech} == {"festival"}
     assert {t.meta["language"] for t in speech} == {"en", "it"}
+    assert {t.meta["voice"] for t in ds.split("val") if t.meta["voice"]} == {"pc"}
+    assert {t.meta["voice"] for t in ds.split("train") if t.meta["voice"]} == {"ked", "lp"}
     assert json.loads(open(f"{out}/dataset.json").read())["provenance"]["synthesisers"] == [
         "festival"]
     bilabials = 0

@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default: all cores)")
     parser.add_argument("--split", type=float, default=0.1, metavar="VAL_FRACTION",
                         help="share of voice+language identities held out for validation")
+    parser.add_argument("--val-voices", nargs="+", default=[], metavar="SYNTH:LANG:VOICE",
+                        help="also hold out these voice identities, e.g. festival:it:pc")
     parser.add_argument("--fps", type=float, default=30.0, help="target frame rate (default 30)")
 
 
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check(args, out)
     config = SynthConfig(str(out), args.seed, args.fps, args.kind, tuple(args.languages),
-                         args.split, tuple(dict.fromkeys(args.synthesisers)))
+                         args.split, tuple(dict.fromkeys(args.synthesisers)),
+                         tuple(args.val_voices))
     head = None
     if args.kind == "vertices":
         from .demo_head import load_demo_head
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                               "rule-based teacher face)",
                     "licence": "CC0-1.0", "seed": args.seed, "languages": list(args.languages),
                     "synthesisers": list(config.synthesisers),
-                    "val_fraction": args.split, "minutes": round(seconds / 60, 3),
+                    "val_fraction": args.split, "val_voices": list(args.val_voices),
+                    "minutes": round(seconds / 60, 3),
                     "mesh": "training/assets/demo_head.npz" if head else None})
     print(f"wrote {len(entries)} takes, {seconds / 60:.1f} min of audio in {wall:.0f} s "
           f"({seconds / max(wall, 1e-9):.0f}x real time) to {out}", file=sys.stderr)
@@ -111,6 +115,11 @@ def _check(args, out: Path) -> None:
         if not set(SYNTHESISERS[name]) & set(args.languages):
             raise A2FError(f"{name} speaks only {' '.join(SYNTHESISERS[name])}; add one of them "
                            "to --languages or leave it out of --synthesisers")
+    for key in args.val_voices:
+        parts = key.split(":")
+        if len(parts) != 3 or parts[1] not in SYNTHESISERS.get(parts[0], ()):
+            raise A2FError(f"--val-voices {key!r}: write SYNTHESISER:LANGUAGE:VOICE as in a take's "
+                           "meta (festival:it:pc, espeak-ng:de:de+m3)")
     if not args.minutes > 0:
         raise A2FError(f"--minutes must be positive, got {args.minutes}")
     if not 0 <= args.split < 1:

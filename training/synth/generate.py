@@ -37,12 +37,14 @@ class SynthConfig:
     languages: tuple = ("en", "de", "fr", "es", "it", "pt", "nl")
     val_fraction: float = 0.1       # share of voice+language identities held out
     synthesisers: tuple = ("espeak-ng", "flite")  # among SYNTHESISERS
+    val_voices: tuple = ()          # identities held out besides the drawn ones
 
 
 def split_for(voice_key: str, config: SynthConfig) -> str:
-    """'val' for a seed-dependent `val_fraction` of voice identities ('espeak-ng:de:de+m3')."""
+    """'val' for a seed-dependent `val_fraction` of voice identities ('espeak-ng:de:de+m3') and
+    for those named in `val_voices`."""
     u = np.random.default_rng([config.seed, zlib.crc32(voice_key.encode())]).random()
-    return "val" if u < config.val_fraction else "train"
+    return "val" if u < config.val_fraction or voice_key in config.val_voices else "train"
 
 
 _ENGINES = {}
