@@ -31,12 +31,13 @@ def speech(speech_wav):
 
 @pytest.fixture(scope="session")
 def synth_set(tmp_path_factory):
-    """make(minutes, seed, split) -> folder of a weights set made by the real `a2f synth` CLI."""
-    def make(minutes, seed, split):
+    """make(minutes, seed, split, *options) -> folder of a weights set made by the real `a2f synth`
+    CLI."""
+    def make(minutes, seed, split, *options):
         out = tmp_path_factory.mktemp("synth") / "data"
         subprocess.run([sys.executable, "-m", "training.cli", "synth", "--out", str(out),
                         "--minutes", str(minutes), "--seed", str(seed), "--split", str(split),
-                        "--jobs", "2"], check=True, capture_output=True)
+                        "--jobs", "2", *options], check=True, capture_output=True)
         return out
     return make
 

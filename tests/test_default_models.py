@@ -1,6 +1,7 @@
 """The bundled default models: they load, and on synthetic takes they never saw (another seed:
 new sentences, prosody and augmentation) they meet the README's thresholds for bilabial closure,
-weight MAE and rest in silence; every named emotion visibly changes the face."""
+weight MAE and rest in silence, also on a synthesiser they never heard (with the README's lower
+guard for lip contact there); every named emotion visibly changes the face."""
 
 import subprocess
 
@@ -25,11 +26,22 @@ MIN_BILABIAL_CLOSURE = 0.70
 MAX_CLOSURE_ELSEWHERE_VS_DATA = 1.25
 MAX_WEIGHT_MAE = 0.05
 MAX_REST_ERROR = 0.05
+# On a synthesiser no model heard (festival's diphone voices: one person's recorded speech, cut
+# and joined) lip contact generalises worse: 65% of bilabials on 30 minutes (77% on this test's
+# 73), the lips shutting elsewhere 1.4x as often as the data (1.33x here). These guard against
+# losing more; weight error and rest meet the thresholds above.
+MIN_BILABIAL_CLOSURE_OTHER_SYNTHESISER = 0.55
+MAX_CLOSURE_ELSEWHERE_VS_DATA_OTHER_SYNTHESISER = 1.6
 
 
 @pytest.fixture(scope="module")
 def held_out(synth_set):
     return synth_set(1.5, 4242, 0)
+
+
+@pytest.fixture(scope="module")
+def other_synthesiser(synth_set):
+    return synth_set(1.5, 4242, 0, "--synthesisers", "festival", "--languages", "en", "it")
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +75,15 @@ def test_held_out_metrics_meet_the_readme(held_out):
                                             * metrics["closure_elsewhere_target"]), metrics
     assert metrics["weight_mae"] <= MAX_WEIGHT_MAE, metrics
     assert metrics["rest_in_silence"] <= MAX_REST_ERROR, metrics
+
+
+def test_a_synthesiser_it_never_heard(other_synthesiser):
+    metrics = evaluate(DEFAULT_WEIGHTS, other_synthesiser, emotion="labels")
+    assert metrics["weight_mae"] <= MAX_WEIGHT_MAE, metrics
+    assert metrics["rest_in_silence"] <= MAX_REST_ERROR, metrics
+    assert metrics["bilabial_closure"] >= MIN_BILABIAL_CLOSURE_OTHER_SYNTHESISER, metrics
+    assert metrics["closure_elsewhere"] <= (MAX_CLOSURE_ELSEWHERE_VS_DATA_OTHER_SYNTHESISER
+                                            * metrics["closure_elsewhere_target"]), metrics
 
 
 def test_silence_rests_and_speech_moves(sentence):
