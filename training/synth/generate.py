@@ -58,7 +58,7 @@ def _engine(name: str):
 
 
 def _words(rng: np.random.Generator, language: str) -> str:
-    """One or two sentences, or a string of nonsense words (every syllable, not just common ones)."""
+    """One or two sentences, or nonsense words (every syllable, not just the common ones)."""
     if rng.random() < 0.7:
         pool = text.sentences(language)
         return " ".join(str(pool[i]) for i in rng.choice(len(pool), int(rng.integers(1, 3)),

@@ -30,7 +30,8 @@ class Speech:
     """Synthesised speech: (N,) float32 samples at 16 kHz and phonemes covering all of it."""
     samples: np.ndarray
     phonemes: list     # [start_s, end_s, symbol], contiguous from 0 to the end of the audio
-    alphabet: str      # 'ipa' (espeak-ng, festival's Italian) or 'arpabet' (flite, festival's English)
+    alphabet: str      # 'ipa' (espeak-ng, festival in Italian) or 'arpabet' (flite, festival
+                       # in English: CMU lowercase)
     synthesiser: str
     voice: str
     language: str
@@ -196,7 +197,8 @@ class Festival:
     voices. Phone timings come from the utterance's Segment relation (`utt.save.segs`).
     """
 
-    def synth(self, text: str, language: str, voice: str, duration_stretch: float = 1.0) -> Speech:
+    def synth(self, text: str, language: str, voice: str,
+              duration_stretch: float = 1.0) -> Speech:
         """Speak `text` in `language` with one of FESTIVAL_VOICES[language]."""
         if voice not in FESTIVAL_VOICES.get(language, ()):
             raise A2FError(f"no festival voice {voice!r} for {language!r}; use one of "
