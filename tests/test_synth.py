@@ -36,10 +36,11 @@ def flite():
 
 def _speak(engine, request):
     """SENTENCE from one voice of each engine."""
-    speaker = request.getfixturevalue(engine) if engine != "festival" else Festival()
-    return {"espeak": lambda: speaker.synth(SENTENCE, "en", "m3"),
-            "flite": lambda: speaker.synth(SENTENCE, "slt"),
-            "festival": lambda: speaker.synth(SENTENCE, "en", "ked")}[engine]()
+    if engine == "festival":
+        return Festival().synth(SENTENCE, "en", "ked")
+    if engine == "flite":
+        return request.getfixturevalue("flite").synth(SENTENCE, "slt")
+    return request.getfixturevalue("espeak").synth(SENTENCE, "en", "m3")
 
 
 def _args(out, **options):
