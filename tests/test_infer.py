@@ -51,7 +51,6 @@ def test_chunking_gives_the_same_result(weights_ckpt, speech):
     assert np.allclose(np.concatenate([h for _, h in small]), whole, rtol=1e-5, atol=1e-5)
 
 
-
 def test_several_emotions_share_one_formant_pass(weights_ckpt, speech):
     """iter_hidden_at gives each emotion what iter_hidden gives it alone, chunk for chunk."""
     animator = Animator(load_checkpoint(weights_ckpt))
@@ -62,6 +61,7 @@ def test_several_emotions_share_one_formant_pass(weights_ckpt, speech):
         alone = list(animator.iter_hidden(samples, 30, db[name], chunk_frames=7))
         assert [first for first, _ in together] == [first for first, _ in alone]
         assert all(np.array_equal(h[i], a) for (_, h), (_, a) in zip(together, alone))
+
 
 def test_per_frame_emotion_equals_constant_segments(weights_ckpt, speech):
     animator = Animator(load_checkpoint(weights_ckpt))

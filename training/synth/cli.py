@@ -22,7 +22,7 @@ from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.errors import A2FError
 from training.dataset import write_dataset_json
 from . import text
-from .generate import SYNTHESISERS, SynthConfig, make_take
+from .generate import DEFAULT_SYNTHESISERS, SYNTHESISERS, SynthConfig, make_take
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--languages", nargs="+", default=list(text.LANGUAGES),
                         help=f"language codes among {' '.join(text.LANGUAGES)} (default: all)")
     parser.add_argument("--synthesisers", nargs="+", choices=list(SYNTHESISERS),
-                        default=["espeak-ng", "flite"],
-                        help="speech engines (default: espeak-ng flite; festival adds diphone "
-                             "voices of recorded speakers, English and Italian)")
+                        default=list(DEFAULT_SYNTHESISERS),
+                        help=f"speech engines (default: {' '.join(DEFAULT_SYNTHESISERS)}; festival "
+                             "adds diphone voices of recorded speakers, English and Italian)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes (default: all cores)")

@@ -23,6 +23,7 @@ ESPEAK_VARIANTS = {**{f"m{i}": 1.0 for i in range(1, 8)}, **{f"f{i}": 1.0 for i 
 FLITE_SHARE = 0.35   # of speech takes, when English is among the languages
 FESTIVAL_SHARE = 0.35  # of speech takes, when festival is asked for and speaks a language asked for
 SYNTHESISERS = {"espeak-ng": text.LANGUAGES, "flite": ("en",), "festival": tuple(FESTIVAL_VOICES)}
+DEFAULT_SYNTHESISERS = ("espeak-ng", "flite")  # festival is opt-in: the default sets predate it
 REST_SHARE = 0.05    # silence or breath takes that map to the resting face
 EMOTION_WEIGHTS = {"neutral": 0.3, **{e: 0.7 / (len(EMOTIONS) - 1) for e in EMOTIONS[1:]}}
 
@@ -36,7 +37,7 @@ class SynthConfig:
     kind: str = "weights"           # 'weights' (ARKit-52) or 'vertices' (demo head)
     languages: tuple = ("en", "de", "fr", "es", "it", "pt", "nl")
     val_fraction: float = 0.1       # share of voice+language identities held out
-    synthesisers: tuple = ("espeak-ng", "flite")  # among SYNTHESISERS
+    synthesisers: tuple = DEFAULT_SYNTHESISERS  # among SYNTHESISERS
     val_voices: tuple = ()          # identities held out besides the drawn ones
 
 
