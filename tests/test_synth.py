@@ -22,6 +22,11 @@ from training.synth.visemes import _IPA, phoneme_visemes
 FPS = 30.0
 J = {n: i for i, n in enumerate(ARKIT_NAMES)}
 SENTENCE = "Bob bought a big map of Bombay. Papa made more maple bread."
+# festival's Czech and Finnish voices read their own languages
+FESTIVAL_SENTENCES = {"cs": "Pan Novák pobíhá po parku se psem. Pět ptáčků sedělo u mostu.",
+                      "fi": "Pappi puhui pitkään kappelissa. Poika potkaisi palloa pihalla."}
+ENGINES = ["espeak", "flite", "festival", "festival:cs:dita", "festival:cs:machac",
+           "festival:fi:lj", "festival:fi:mv"]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,10 @@ def flite():
 
 
 def _speak(engine, request):
-    """SENTENCE from one voice of each engine."""
+    """SENTENCE from one voice of each engine, or a festival voice's own language."""
+    if engine.startswith("festival:"):
+        _, language, voice = engine.split(":")
+        return Festival().synth(FESTIVAL_SENTENCES[language], language, voice)
     if engine == "festival":
         return Festival().synth(SENTENCE, "en", "ked")
     if engine == "flite":
@@ -79,7 +87,7 @@ def _vowel_track(phonemes, alphabet, times):
     return track
 
 
-@pytest.mark.parametrize("engine", ["espeak", "flite", "festival"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_phoneme_events_align_with_audio_energy(engine, request):
     speech = _speak(engine, request)
     assert speech.phonemes[0][0] == 0 and speech.phonemes[-1][1] == pytest.approx(
@@ -97,7 +105,7 @@ def test_phoneme_events_align_with_audio_energy(engine, request):
     assert abs(lags[int(np.argmax(score))] * 5) <= 30
 
 
-@pytest.mark.parametrize("engine", ["espeak", "flite", "festival"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_voiceless_stops_hold_their_closure(engine, request):
     """The silence before a /p t k/ burst belongs to the stop, where the lips and tongue shut."""
     speech = _speak(engine, request)
@@ -305,17 +313,19 @@ def test_loads_in_the_trainers_loader(dataset):
     assert torch.isfinite(data.grid).all()
 
 
-def test_festival_speaks_english_and_italian_with_timed_phonemes(tmp_path_factory):
+def test_festival_speaks_its_four_languages_with_timed_phonemes(tmp_path_factory):
     """Diphone voices of recorded speakers, opt-in: every phone reaches a viseme of its own (none
     falls back to the unknown-phone default) and the teacher shuts the lips at each bilabial."""
-    out = _synth(tmp_path_factory, "festival", minutes=0.5, synthesisers=["festival"],
-                 languages=["en", "it", "de"], split=0.0, val_voices=["festival:it:pc"])
+    out = _synth(tmp_path_factory, "festival", minutes=2.0, synthesisers=["festival"],
+                 languages=["en", "it", "cs", "fi", "de"], split=0.0,
+                 val_voices=["festival:it:pc", "festival:cs:machac"])
     ds = load_dataset(out)
     speech = [t for t in ds.takes if t.meta["content"] == "speech"]
     assert {t.meta["synthesiser"] for t in speech} == {"festival"}
-    assert {t.meta["language"] for t in speech} == {"en", "it"}
-    assert {t.meta["voice"] for t in ds.split("val") if t.meta["voice"]} == {"pc"}
-    assert {t.meta["voice"] for t in ds.split("train") if t.meta["voice"]} == {"ked", "lp"}
+    assert {t.meta["language"] for t in speech} == {"en", "it", "cs", "fi"}
+    assert {t.meta["voice"] for t in ds.split("val") if t.meta["voice"]} == {"pc", "machac"}
+    assert {t.meta["voice"] for t in ds.split("train") if t.meta["voice"]} == {
+        "ked", "lp", "dita", "krb", "ph", "lj", "mv"}
     assert json.loads(open(f"{out}/dataset.json").read())["provenance"]["synthesisers"] == [
         "festival"]
     bilabials = 0

@@ -22,7 +22,8 @@ from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.errors import A2FError
 from training.dataset import write_dataset_json
 from . import text
-from .generate import DEFAULT_SYNTHESISERS, SYNTHESISERS, SynthConfig, make_take
+from .generate import (DEFAULT_LANGUAGES, DEFAULT_SYNTHESISERS, SYNTHESISERS, SynthConfig,
+                       make_take)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="audio to generate (default 30)")
     parser.add_argument("--kind", choices=("weights", "vertices"), default="weights",
                         help="ARKit-52 weights, or vertex positions of the bundled demo head")
-    parser.add_argument("--languages", nargs="+", default=list(text.LANGUAGES),
-                        help=f"language codes among {' '.join(text.LANGUAGES)} (default: all)")
+    parser.add_argument("--languages", nargs="+", default=list(DEFAULT_LANGUAGES),
+                        help=f"language codes among {' '.join(text.LANGUAGES)} (default: "
+                             f"{' '.join(DEFAULT_LANGUAGES)})")
     parser.add_argument("--synthesisers", nargs="+", choices=list(SYNTHESISERS),
                         default=list(DEFAULT_SYNTHESISERS),
                         help=f"speech engines (default: {' '.join(DEFAULT_SYNTHESISERS)}; festival "
-                             "adds diphone voices of recorded speakers, English and Italian)")
+                             "adds diphone voices of recorded speakers in en, it, cs and fi)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes (default: all cores)")

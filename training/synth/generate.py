@@ -24,6 +24,7 @@ FLITE_SHARE = 0.35   # of speech takes, when English is among the languages
 FESTIVAL_SHARE = 0.35  # of speech takes, when festival is asked for and speaks a language asked for
 SYNTHESISERS = {"espeak-ng": text.LANGUAGES, "flite": ("en",), "festival": tuple(FESTIVAL_VOICES)}
 DEFAULT_SYNTHESISERS = ("espeak-ng", "flite")  # festival is opt-in: the default sets predate it
+DEFAULT_LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")  # cs and fi are opt-in, likewise
 REST_SHARE = 0.05    # silence or breath takes that map to the resting face
 EMOTION_WEIGHTS = {"neutral": 0.3, **{e: 0.7 / (len(EMOTIONS) - 1) for e in EMOTIONS[1:]}}
 
@@ -35,7 +36,7 @@ class SynthConfig:
     seed: int = 0
     fps: float = 30.0
     kind: str = "weights"           # 'weights' (ARKit-52) or 'vertices' (demo head)
-    languages: tuple = ("en", "de", "fr", "es", "it", "pt", "nl")
+    languages: tuple = DEFAULT_LANGUAGES
     val_fraction: float = 0.1       # share of voice+language identities held out
     synthesisers: tuple = DEFAULT_SYNTHESISERS  # among SYNTHESISERS
     val_voices: tuple = ()          # identities held out besides the drawn ones
@@ -80,7 +81,7 @@ def _speak(rng: np.random.Generator, config: SynthConfig):
         language = str(rng.choice(festival_languages))
         words = _words(rng, language)
         speech = _engine("festival").synth(words, language,
-                                           str(rng.choice(FESTIVAL_VOICES[language])),
+                                           str(rng.choice(list(FESTIVAL_VOICES[language]))),
                                            rng.uniform(0.8, 1.3))
         return speech, words
     use_flite = "flite" in others and ("espeak-ng" not in others or rng.random() < FLITE_SHARE)

@@ -182,11 +182,24 @@ class Flite:
         return Speech(samples, phonemes, "arpabet", "flite", voice, "en")
 
 
-FESTIVAL_VOICES = {"en": ("ked",), "it": ("lp", "pc")}  # diphone voices packaged by Debian
-# festival's Italian phone set (SAMPA-like, a trailing 1 marks stress) -> IPA where they differ
-_FESTIVAL_ITALIAN = {"E": "ɛ", "O": "ɔ", "S": "ʃ", "Z": "ʒ", "tS": "tʃ", "dZ": "dʒ", "J": "ɲ",
-                     "L": "ʎ", "ng": "ŋ", "nf": "ɱ"}
-_FESTIVAL_PAUSES = ("pau", "#")
+# Debian's diphone voices: language -> our voice name -> festival's voice
+FESTIVAL_VOICES = {
+    "en": {"ked": "ked_diphone"},
+    "it": {"lp": "lp_diphone", "pc": "pc_diphone"},
+    "cs": {"dita": "czech_dita", "krb": "czech_krb", "machac": "czech_machac", "ph": "czech_ph"},
+    "fi": {"lj": "suo_fi_lj_diphone", "mv": "hy_fi_mv_diphone"},
+}
+_FESTIVAL_ENCODING = {"cs": "iso-8859-2"}  # festival reads 8-bit text; Latin-1 elsewhere
+# Phone sets (length marks and Italian stress dropped) -> IPA letters the teacher knows
+_FESTIVAL_IPA = {
+    "it": {"E": "ɛ", "O": "ɔ", "S": "ʃ", "Z": "ʒ", "tS": "tʃ", "dZ": "dʒ", "J": "ɲ", "L": "ʎ",
+           "ng": "ŋ", "nf": "ɱ"},
+    "cs": {"_": "ʔ", "c": "ts", "c~": "tʃ", "dz~": "dʒ", "ch": "x", "h": "ɦ", "d~": "d",
+           "t~": "t", "n~": "ɲ", "n*": "ŋ", "r~": "r", "r~*": "r", "s~": "ʃ", "z~": "ʒ"},
+    "fi": {"@": "æ", "7": "ø", "&": "ə", "T": "θ", "D": "ð", "S": "ʃ", "Z": "ʒ", "N": "ŋ",
+           "L": "l"},
+}
+_FESTIVAL_PAUSES = ("pau", "#", "##")
 
 
 class Festival:
@@ -200,23 +213,23 @@ class Festival:
     def synth(self, text: str, language: str, voice: str,
               duration_stretch: float = 1.0) -> Speech:
         """Speak `text` in `language` with one of FESTIVAL_VOICES[language]."""
-        if voice not in FESTIVAL_VOICES.get(language, ()):
-            raise A2FError(f"no festival voice {voice!r} for {language!r}; use one of "
-                           f"{FESTIVAL_VOICES}")
+        if voice not in FESTIVAL_VOICES.get(language, {}):
+            voices = "; ".join(f"{lang}: {' '.join(v)}" for lang, v in FESTIVAL_VOICES.items())
+            raise A2FError(f"no festival voice {voice!r} for {language!r}; festival has {voices}")
         quoted = text.replace("\\", " ").replace('"', " ")
         with tempfile.TemporaryDirectory() as tmp:
             wav, segs = Path(tmp, "speech.wav"), Path(tmp, "speech.segs")
-            script = (f"(voice_{voice}_diphone)\n"
+            script = (f"(voice_{FESTIVAL_VOICES[language][voice]})\n"
                       f"(Parameter.set 'Duration_Stretch {duration_stretch:.4f})\n"
                       f'(set! utt (Utterance Text "{quoted}"))\n(utt.synth utt)\n'
                       f"(utt.save.wave utt \"{wav}\" 'riff)\n(utt.save.segs utt \"{segs}\")\n")
-            try:  # festival reads 8-bit text: Latin-1 covers the Italian letters
+            encoding = _FESTIVAL_ENCODING.get(language, "latin-1")
+            try:
                 done = subprocess.run(["festival", "--pipe"], capture_output=True, timeout=300,
-                                      input=script.encode("latin-1", "ignore"))
+                                      input=script.encode(encoding, "ignore"))
             except FileNotFoundError:
-                raise A2FError("cannot run festival; install the Debian packages festival, "
-                               "festvox-kdlpc16k, festvox-italp16k and festvox-itapc16k "
-                               "(make apt)") from None
+                raise A2FError("cannot run festival; install it and its voices (the Debian "
+                               "packages festival and festvox-*: make apt)") from None
             lines = segs.read_text().splitlines()[1:] if segs.exists() and wav.exists() else []
             if not lines:  # festival reports errors on stderr but exits with 0
                 error = done.stderr.decode("latin-1").strip().splitlines()
@@ -234,7 +247,10 @@ class Festival:
 def _festival_symbol(name: str, language: str) -> str:
     if name in _FESTIVAL_PAUSES:
         return SILENCE
-    return name if language == "en" else _FESTIVAL_ITALIAN.get(name.rstrip("1"), name.rstrip("1"))
+    if language == "en":
+        return name
+    base = name.rstrip("1:") or name
+    return _FESTIVAL_IPA[language].get(base, base)
 
 
 VOICELESS_STOPS = ("p", "t", "k")

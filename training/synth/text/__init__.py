@@ -18,6 +18,8 @@ _ONSETS = {
     "it": "b p m f v s z c g t d n l r gn".split(),
     "pt": "b p m f v s z ch j c g t d n l r nh".split(),
     "nl": "b p m f v s z sch k g t d n l r w j h".split(),
+    "cs": "b p m f v s z š ž k g t d n l r ř j h ch c č".split(),
+    "fi": "p m v s k t d n l r j h".split(),
 }
 _VOWELS = {
     "en": "a ee oo o ay i u ow oy".split(),
@@ -27,6 +29,8 @@ _VOWELS = {
     "it": "a e i o u".split(),
     "pt": "a e i o u ão ã".split(),
     "nl": "a e i o oe u eu ij".split(),
+    "cs": "a e i o u á é í ó ú ě y".split(),
+    "fi": "a e i o u y ä ö aa ee ii uu".split(),
 }
 LANGUAGES = tuple(sorted(p.stem for p in _HERE.glob("*.txt")))
 
