@@ -249,7 +249,7 @@ def _festival_symbol(name: str, language: str) -> str:
         return SILENCE
     if language == "en":
         return name
-    base = name.rstrip("1:") or name
+    base = name.rstrip("1:")
     return _FESTIVAL_IPA[language].get(base, base)
 
 
