@@ -1,7 +1,8 @@
 """The bundled default models: they load, and on synthetic takes they never saw (another seed:
 new sentences, prosody and augmentation) they meet the README's thresholds for bilabial closure,
-weight MAE and rest in silence, also on a synthesiser they never heard (with the README's lower
-guard for lip contact there); every named emotion visibly changes the face."""
+weight MAE and rest in silence, also on a synthesiser they never heard, in languages they heard
+and in two they did not (with the README's lower guards for lip contact there); every named
+emotion visibly changes the face."""
 
 import subprocess
 
@@ -27,21 +28,20 @@ MAX_CLOSURE_ELSEWHERE_VS_DATA = 1.25
 MAX_WEIGHT_MAE = 0.05
 MAX_REST_ERROR = 0.05
 # On a synthesiser no model heard (festival's diphone voices: one person's recorded speech, cut
-# and joined) lip contact generalises worse: 65% of bilabials on 30 minutes (77% on this test's
-# 73), the lips shutting elsewhere 1.4x as often as the data (1.33x here). These guard against
+# and joined) lip contact generalises worse: on 30 minutes of its English and Italian voices 65%
+# of bilabials, the lips shutting elsewhere 1.4x as often as the data (77% and 1.33x on this
+# test's set); on 15 minutes of its Czech and of its Finnish voices, languages no model heard
+# either, 57% at 0.9x and 68% at 1.7x (62% and 1.23x on this test's set). These guard against
 # losing more; weight error and rest meet the thresholds above.
-MIN_BILABIAL_CLOSURE_OTHER_SYNTHESISER = 0.55
-MAX_CLOSURE_ELSEWHERE_VS_DATA_OTHER_SYNTHESISER = 1.6
+NEVER_HEARD = {  # festival's languages: (least bilabial closure, most closure elsewhere vs data)
+    ("en", "it"): (0.55, 1.6),
+    ("cs", "fi"): (0.50, 2.0),
+}
 
 
 @pytest.fixture(scope="module")
 def held_out(synth_set):
     return synth_set(1.5, 4242, 0)
-
-
-@pytest.fixture(scope="module")
-def other_synthesiser(synth_set):
-    return synth_set(1.5, 4242, 0, "--synthesisers", "festival", "--languages", "en", "it")
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +77,16 @@ def test_held_out_metrics_meet_the_readme(held_out):
     assert metrics["rest_in_silence"] <= MAX_REST_ERROR, metrics
 
 
-def test_a_synthesiser_it_never_heard(other_synthesiser):
-    metrics = evaluate(DEFAULT_WEIGHTS, other_synthesiser, emotion="labels")
+@pytest.mark.parametrize("languages", list(NEVER_HEARD), ids="+".join)
+def test_a_synthesiser_it_never_heard(synth_set, languages):
+    data = synth_set(1.5, 4242, 0, "--synthesisers", "festival", "--languages", *languages)
+    metrics = evaluate(DEFAULT_WEIGHTS, data, emotion="labels")
+    least_closure, most_elsewhere = NEVER_HEARD[languages]
     assert metrics["weight_mae"] <= MAX_WEIGHT_MAE, metrics
     assert metrics["rest_in_silence"] <= MAX_REST_ERROR, metrics
-    assert metrics["bilabial_closure"] >= MIN_BILABIAL_CLOSURE_OTHER_SYNTHESISER, metrics
-    assert metrics["closure_elsewhere"] <= (MAX_CLOSURE_ELSEWHERE_VS_DATA_OTHER_SYNTHESISER
-                                            * metrics["closure_elsewhere_target"]), metrics
+    assert metrics["bilabial_closure"] >= least_closure, metrics
+    assert metrics["closure_elsewhere"] <= most_elsewhere * metrics["closure_elsewhere_target"], (
+        metrics)
 
 
 def test_silence_rests_and_speech_moves(sentence):
