@@ -3,7 +3,6 @@ bpy module (.venv-bpy-4.5), imported through the a2f command, then trained and e
 
 import json
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from training.cli import main as a2f
 from training.dataset import load_dataset
+from wav_files import write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 BPY_PYTHON = REPO / ".venv-bpy-4.5" / "bin" / "python"
@@ -52,22 +52,13 @@ bpy.ops.wm.save_as_mainfile(filepath=out)
 """
 
 
-def write_wav(path, seconds, rate=22050):
-    t = np.arange(int(seconds * rate)) / rate
-    x = 0.3 * np.sin(2 * np.pi * 150 * t) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1), f.setsampwidth(2), f.setframerate(rate)
-        f.writeframes((x * 32767).astype("<i2").tobytes())
-    return path
-
-
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
     folder = tmp_path_factory.mktemp("blend")
     blend = folder / "scene.blend"
     subprocess.run([str(BPY_PYTHON), "-c", MAKE_SCENE, str(blend),
-                    str(write_wav(folder / "line_01.wav", 2.0)),
-                    str(write_wav(folder / "line_02.wav", 3.0))], check=True, cwd=folder)
+                    str(write_wav(folder / "line_01.wav", 2.0, 22050)),
+                    str(write_wav(folder / "line_02.wav", 3.0, 22050))], check=True, cwd=folder)
     return blend
 
 

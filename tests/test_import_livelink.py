@@ -2,7 +2,6 @@
 columns, 9 rotations, HH:MM:SS:FF.mmm timecodes at 60 or 30 fps), damaged ones, and train/eval."""
 
 import json
-import wave
 
 import numpy as np
 import pytest
@@ -12,18 +11,10 @@ from a2f_core.export import write_animation
 from training.cli import main as a2f
 from training.dataset import load_dataset
 from training.importers.livelink import ROTATIONS
+from wav_files import write_wav
 
 JAW = ARKIT_NAMES.index("jawOpen")
 SMILE_L, SMILE_R = ARKIT_NAMES.index("mouthSmileLeft"), ARKIT_NAMES.index("mouthSmileRight")
-
-
-def write_wav(path, seconds, rate=48000):
-    t = np.arange(int(seconds * rate)) / rate
-    x = 0.3 * np.sin(2 * np.pi * 140 * t) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1), f.setsampwidth(2), f.setframerate(rate)
-        f.writeframes((x * 32767).astype("<i2").tobytes())
-    return path
 
 
 def capture(frames, fps=60):
