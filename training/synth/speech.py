@@ -30,8 +30,8 @@ class Speech:
     """Synthesised speech: (N,) float32 samples at 16 kHz and phonemes covering all of it."""
     samples: np.ndarray
     phonemes: list     # [start_s, end_s, symbol], contiguous from 0 to the end of the audio
-    alphabet: str      # 'ipa' (espeak-ng, festival in Italian) or 'arpabet' (flite, festival
-                       # in English: CMU lowercase)
+    alphabet: str      # 'ipa' (espeak-ng, festival outside English) or 'arpabet' (flite,
+                       # festival in English: CMU lowercase)
     synthesiser: str
     voice: str
     language: str
