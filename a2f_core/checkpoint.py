@@ -21,7 +21,8 @@ from .config import ModelConfig, parameter_shapes
 from .errors import CheckpointError
 
 FORMAT = "a2f-checkpoint"
-FORMAT_VERSION = 2  # 2 added the optional lip contact head; files without one are written as 1
+FORMAT_VERSION = 3  # 2 added the optional lip contact head, 3 its detector; files are written
+                    # with the oldest version that reads them
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 _REQUIRED_META = ("format", "format_version", "config", "fps", "emotions")
@@ -96,13 +97,15 @@ def save_checkpoint(path, tensors: dict, config: ModelConfig, *, fps: float,
     return Path(path)
 
 
-def update_metadata(path, tensors=None, **changes) -> Checkpoint:
+def update_metadata(path, tensors=None, drop=(), **changes) -> Checkpoint:
     """Rewrite a checkpoint with some metadata keys replaced (e.g. its emotion database) and,
-    with tensors, some tensors added or replaced (new ones stored as float32)."""
+    with tensors, some tensors added or replaced (new ones stored as float32) after removing
+    those named in drop."""
     ckpt = load_checkpoint(path)
     header, _ = _read_safetensors(Path(path))
     stored = {k: _DTYPES[v["dtype"]] for k, v in header.items() if k != "__metadata__"}
-    arrays = {**ckpt.tensors, **(tensors or {})}
+    kept = {k: v for k, v in ckpt.tensors.items() if k not in drop}
+    arrays = {**kept, **(tensors or {})}
     arrays = {k: np.ascontiguousarray(v, stored.get(k, np.float32)) for k, v in arrays.items()}
     meta = {**ckpt.meta, **changes}
     meta["format_version"] = _version(arrays)
@@ -195,6 +198,8 @@ def _read_safetensors(path: Path):
 
 def _version(tensors) -> int:
     """The oldest format version that reads these tensors, so older readers load what they can."""
+    if contact.has_detector(tensors):
+        return 3
     return 2 if contact.WEIGHT in tensors else 1
 
 
@@ -214,12 +219,12 @@ def _build(path: Path, header: dict, data, arrays=None) -> Checkpoint:
     missing = sorted(set(expected) - set(tensors))
     if missing:
         raise CheckpointError(f"missing tensors {missing[:5]}; it was not written by a2f")
+    head = set(contact.tensor_names(tensors))  # checked by contact.validate
     for name, array in tensors.items():
         if name in expected and array.shape != tuple(expected[name]):
             raise CheckpointError(f"tensor {name} has shape {array.shape}, expected "
                                   f"{tuple(expected[name])} for its model config")
-        if name not in expected and not name.startswith("training.") and name not in (
-                contact.WEIGHT, contact.BIAS):
+        if name not in expected and not name.startswith("training.") and name not in head:
             raise CheckpointError(f"unexpected tensor {name!r}")
         if not np.isfinite(array).all():
             raise CheckpointError(f"tensor {name} contains NaN or infinite values; the training "

@@ -1,4 +1,5 @@
-"""The fixed front end: autocorrelation of 16 ms audio frames on a global 8 ms grid.
+"""The fixed front end: autocorrelation of 16 ms audio frames on a global 8 ms grid, and the
+log-mel bands the lip contact detector hears on the same grid.
 
 Grid frame g covers samples [g*hop - PAD, g*hop - PAD + frame_length) of the clip, zero outside
 it. A network window is 64 consecutive grid frames, so every window shares the grid and the
@@ -22,6 +23,10 @@ from .config import ModelConfig
 TARGET_RMS = 0.1        # active speech level after normalisation (-20 dBFS)
 ACTIVE_RANGE_DB = 40.0  # frames this far below the loudest one count as pauses
 MAX_GAIN = 100.0        # never boost more than 40 dB: near-silence stays near-silent
+MEL_BANDS = 40          # log-mel bands of the contact detector (a2f_core/contact.py)
+MEL_WINDOW = 512        # samples (32 ms) centred on a grid frame: 31 Hz bins resolve low bands
+MEL_RANGE_HZ = (50.0, 7600.0)
+MEL_FLOOR = 1e-6        # power floor under the log: 60 dB below a band of normalised speech
 _DEFAULT = ModelConfig()
 
 
@@ -98,13 +103,47 @@ class GridFeatures:
 
     def _frames(self, g0: int, g1: int) -> np.ndarray:
         """(g1 - g0, L) raw samples of grid frames g0..g1-1, a strided view of a padded copy."""
-        c = self.config
-        first = g0 * c.hop_length - pad_samples(c)
-        span = np.zeros((g1 - g0 - 1) * c.hop_length + c.frame_length, np.float32)
-        lo, hi = max(first, 0), min(first + len(span), len(self.samples))
-        if hi > lo:
-            span[lo - first:hi - first] = self.samples[lo:hi]
-        return np.lib.stride_tricks.sliding_window_view(span, c.frame_length)[::c.hop_length]
+        return grid_frames(self.samples, g0, g1, self.config.frame_length, self.config)
+
+
+class MelFeatures:
+    """Log-mel bands of one clip on the grid: band powers of a 32 ms Hann window centred on each
+    grid frame, at the loudness `GridFeatures` measured, so the detector hears every clip at one
+    speech level. It reads samples forward like `GridFeatures`; give it its own `AudioFile`."""
+
+    def __init__(self, samples, gain: float, config: ModelConfig = _DEFAULT):
+        self.samples, self.config = samples, config
+        self._scale = np.hanning(MEL_WINDOW).astype(np.float32) * np.float32(gain)
+        self._bank = mel_filterbank(config.sample_rate)
+
+    def frames(self, g0: int, g1: int) -> np.ndarray:
+        """(g1 - g0, MEL_BANDS) float32 log band powers of grid frames g0..g1-1 (any range: the
+        bands of silence outside the clip)."""
+        x = grid_frames(self.samples, g0, g1, MEL_WINDOW, self.config) * self._scale
+        power = np.square(np.abs(np.fft.rfft(x, axis=1))).astype(np.float32)
+        return np.log(power @ self._bank + np.float32(MEL_FLOOR))
+
+
+def grid_frames(samples, g0: int, g1: int, length: int, config: ModelConfig = _DEFAULT):
+    """(g1 - g0, length) raw samples centred on grid frames g0..g1-1 (zeros outside the clip),
+    a strided view of a padded copy."""
+    c = config
+    first = g0 * c.hop_length - pad_samples(c) + (c.frame_length - length) // 2
+    span = np.zeros((g1 - g0 - 1) * c.hop_length + length, np.float32)
+    lo, hi = max(first, 0), min(first + len(span), len(samples))
+    if hi > lo:
+        span[lo - first:hi - first] = samples[lo:hi]
+    return np.lib.stride_tricks.sliding_window_view(span, length)[::c.hop_length]
+
+
+def mel_filterbank(sample_rate: int) -> np.ndarray:
+    """(MEL_WINDOW // 2 + 1, MEL_BANDS) triangular filters, evenly spaced in HTK mels."""
+    to_mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    edges = 700.0 * (10 ** (np.linspace(*map(to_mel, MEL_RANGE_HZ), MEL_BANDS + 2) / 2595.0) - 1)
+    freqs = np.fft.rfftfreq(MEL_WINDOW, 1.0 / sample_rate)
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    bank = np.maximum(np.minimum((freqs - low) / (centre - low), (high - freqs) / (high - centre)), 0)
+    return bank.T.astype(np.float32)
 
 
 def loudness_gain(frame_energy: np.ndarray, frame_length: int) -> float:

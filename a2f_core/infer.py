@@ -8,12 +8,12 @@ long audio is processed in chunks of video frames, so memory stays bounded.
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, AudioFile
 from .checkpoint import Checkpoint
 from .config import articulation_layers
 from .contact import LipContact
 from .errors import A2FError
-from .features import GridFeatures, frame_count, window_starts
+from .features import GridFeatures, MelFeatures, frame_count, window_starts
 
 FORMANT_BLOCK = 256  # grid frames per pass of the formant network (see `Animator.formants`)
 
@@ -46,11 +46,12 @@ class Animator:
         """(W (out, hidden), b (out,)): output = hidden @ W.T + b, the PCA-initialised basis."""
         return self.checkpoint.tensors["output.1.weight"], self.checkpoint.tensors["output.1.bias"]
 
-    def outputs(self, hidden: np.ndarray) -> np.ndarray:
-        """(T, hidden) -> (T, output_size): the output layer, then the lip contact head."""
+    def outputs(self, hidden: np.ndarray, heard=None) -> np.ndarray:
+        """(T, hidden) -> (T, output_size): the output layer, then the lip contact head, which
+        also takes its detector's (T,) logits when it has one (see `iter_frames`)."""
         w, b = self.output_layer()
         y = hidden @ w.T + b
-        return y if self.contact is None else self.contact.apply(hidden, y)
+        return y if self.contact is None else self.contact.apply(hidden, y, heard)
 
     def frame_count(self, samples: np.ndarray, fps: float, start_seconds: float = 0.0) -> int:
         """Frames this clip animates from start_seconds to its end: ceil(duration * fps)."""
@@ -67,10 +68,18 @@ class Animator:
         y = np.concatenate(out) if out else np.zeros((0, self.config.output_size), np.float32)
         return y.reshape(len(y), -1, 3) if self.checkpoint.kind == "vertices" else y
 
-    def iter_frames(self, samples, fps, emotion, start_seconds=0.0):
+    def iter_frames(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, (n, output_size)) chunk by chunk, for progress on long audio."""
-        for first, hidden in self.iter_hidden(samples, fps, emotion, start_seconds):
-            yield first, self.outputs(hidden)
+        features = GridFeatures(samples, self.config)
+        detector = self.contact and self.contact.detector
+        if detector:  # its own reader: both read forward, each at its own pace
+            mel = MelFeatures(AudioFile(samples.path) if isinstance(samples, AudioFile)
+                              else samples, features.gain, self.config)
+        for first, starts, (hidden,) in self._chunks(features, fps, [emotion], start_seconds,
+                                                     chunk_frames):
+            heard = detector.at_windows(mel, starts, self.config.window_frames) if detector \
+                else None
+            yield first, self.outputs(hidden, heard)
 
     def iter_hidden(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, (n, hidden) float32) chunk by chunk: progress and cancel points."""
@@ -81,15 +90,21 @@ class Animator:
     def iter_hidden_at(self, samples, fps, emotions, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, [(n, hidden) float32 per emotion]) chunk by chunk: the features
         and the formant network, half the work and independent of the emotion, run once."""
-        n = self.frame_count(samples, fps, start_seconds)
+        for first, _, hidden in self._chunks(GridFeatures(samples, self.config), fps, emotions,
+                                             start_seconds, chunk_frames):
+            yield first, hidden
+
+    def _chunks(self, features, fps, emotions, start_seconds, chunk_frames):
+        """Yield (first_frame, (n,) window starts, [(n, hidden) per emotion]) chunk by chunk."""
+        n = self.frame_count(features.samples, fps, start_seconds)
         emotions = [self._emotion_frames(e, n) for e in emotions]
-        features = GridFeatures(samples, self.config)
         starts = window_starts(n, fps, start_seconds, self.config)
         for first in range(0, n, chunk_frames):
             s = starts[first:first + chunk_frames]
             g0 = int(s[0])
             formants = self.formants(features.frames(g0, int(s[-1]) + self.config.window_frames))
-            yield first, [self.hidden(formants, s - g0, e[first:first + len(s)]) for e in emotions]
+            yield first, s, [self.hidden(formants, s - g0, e[first:first + len(s)])
+                             for e in emotions]
 
     def formants(self, grid: np.ndarray) -> np.ndarray:
         """(G, K) autocorrelation frames -> (G, 256) formant features.

@@ -78,9 +78,11 @@ class BakeJob:
         emotion = np.asarray(emotion, np.float32)
         if emotion.ndim == 2:  # frames past the keyed range (never kept) reuse the last row
             emotion = np.concatenate([emotion, np.repeat(emotion[-1:], n - len(emotion), 0)])
-        self._chunks = self._animator.iter_hidden(clip.samples, clip.fps, emotion,
-                                                  clip.start_seconds)
-        self.hidden = None
+        # the vertex basis keys the hidden layer itself; everything else keys the output frames
+        self._keys_hidden = checkpoint.kind == "vertices" and settings.vertex_output != "POINT_CACHE"
+        chunks = self._animator.iter_hidden if self._keys_hidden else self._animator.iter_frames
+        self._chunks = chunks(clip.samples, clip.fps, emotion, clip.start_seconds)
+        self.computed = None  # (frames, hidden) or (frames, outputs)
         self._done = 0
 
     @property
@@ -92,10 +94,10 @@ class BakeJob:
         if self._done >= self.clip.frame_count:
             return True
         first, h = next(self._chunks)
-        if self.hidden is None:
-            self.hidden = np.empty((self.clip.frame_count, h.shape[1]), np.float32)
+        if self.computed is None:
+            self.computed = np.empty((self.clip.frame_count, h.shape[1]), np.float32)
         keep = h[:self.clip.frame_count - first]
-        self.hidden[first:first + len(keep)] = keep
+        self.computed[first:first + len(keep)] = keep
         self._done = first + len(keep)
         return self._done >= self.clip.frame_count
 
@@ -108,11 +110,10 @@ class BakeJob:
     def apply(self) -> BakeResult:
         """Write the computed frames into the file."""
         if self.checkpoint.kind == "weights":
-            return self._write_weights(self._animator.outputs(self.hidden))
-        if self.settings.vertex_output == "POINT_CACHE":
-            return self._write_point_cache(
-                self._animator.outputs(self.hidden).reshape(len(self.hidden), -1, 3))
-        return self._write_vertex_basis(*self._animator.output_layer())
+            return self._write_weights(self.computed)
+        if not self._keys_hidden:
+            return self._write_point_cache(self.computed.reshape(len(self.computed), -1, 3))
+        return self._write_vertex_basis(self.computed, *self._animator.output_layer())
 
     # --- weights --------------------------------------------------------------------------
 
@@ -145,9 +146,9 @@ class BakeJob:
 
     # --- vertices -------------------------------------------------------------------------
 
-    def _write_vertex_basis(self, w: np.ndarray, b: np.ndarray) -> BakeResult:
+    def _write_vertex_basis(self, hidden: np.ndarray, w: np.ndarray, b: np.ndarray) -> BakeResult:
         basis = _basis_coords(self.obj)
-        scale = np.abs(self.hidden).max(axis=0)
+        scale = np.abs(hidden).max(axis=0)
         scale[scale == 0] = 1.0
         _set_key_coords(_shape_key(self.obj, MEAN_KEY), basis + b)
         names = [BASIS_KEY.format(k) for k in range(w.shape[1])]
@@ -158,7 +159,7 @@ class BakeJob:
         action, fcurves = new_action(self.obj.data.shape_keys, self.clip.name)
         write_keys(fcurves, _key_value_path(MEAN_KEY), self.clip.frames[:1], np.ones(1))
         for k, name in enumerate(names):
-            write_keys(fcurves, _key_value_path(name), self.clip.frames, self.hidden[:, k] / scale[k])
+            write_keys(fcurves, _key_value_path(name), self.clip.frames, hidden[:, k] / scale[k])
         return BakeResult(action, [MEAN_KEY] + names, [])
 
     def _write_point_cache(self, offsets: np.ndarray) -> BakeResult:

@@ -48,6 +48,27 @@ def weights_ckpt(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def detector_ckpt(tmp_path_factory, weights_ckpt):
+    """weights_ckpt with a lip contact head that listens to a detector of random weights (as
+    training starts it), weighted enough to close the lips on some frames and not on others."""
+    import torch
+
+    from a2f_core import contact
+    from a2f_core.checkpoint import load_checkpoint, update_metadata
+    from training.contact_detector import DetectorNet
+    torch.manual_seed(3)
+    hidden = load_checkpoint(weights_ckpt).config.hidden_size
+    detector = DetectorNet(8, np.full(40, -6.0, np.float32), np.full(40, 3.0, np.float32))
+    weight = np.zeros(hidden + 1, np.float32)
+    weight[-1] = 40.0  # its logits on speech: 0.12 +- 0.03, so the bias puts the ramp mid-way
+    path = tmp_path_factory.mktemp("ckpt") / "detector.safetensors"
+    path.write_bytes(weights_ckpt.read_bytes())
+    return update_metadata(path, tensors={**detector.tensors(), contact.WEIGHT: weight,
+                                          contact.BIAS: np.array([-4.9], np.float32)},
+                           lip_contact={"center": 0.5, "width": 0.2}).path
+
+
+@pytest.fixture(scope="session")
 def vertices_ckpt(tmp_path_factory):
     template = np.random.default_rng(2).standard_normal((40, 3)).astype(np.float32)
     return random_checkpoint(tmp_path_factory.mktemp("ckpt") / "vertices.safetensors",

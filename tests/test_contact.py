@@ -1,16 +1,24 @@
-"""The lip contact head: stored and validated in checkpoints, applied by the numpy forward pass,
-and fitted by `a2f contact` on real synthetic takes so that more bilabials close."""
+"""The lip contact head and its detector: stored and validated in checkpoints, applied by the
+numpy forward pass, and fitted by `a2f contact` on real synthetic takes so that more bilabials
+close."""
+
+import json
 
 import numpy as np
 import pytest
+import safetensors.numpy
+import torch
 
 from a2f_core import contact
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.checkpoint import load_checkpoint, update_metadata
+from a2f_core.audio import load_audio
 from a2f_core.errors import CheckpointError
+from a2f_core.features import GridFeatures, MelFeatures, window_starts
 from a2f_core.infer import Animator
 from a2f_core.models import DEFAULT_WEIGHTS
 from training.cli import main
+from training.contact_detector import DetectorNet, grid_labels
 from training.contact_fit import auc
 from training.evaluate import evaluate
 
@@ -43,7 +51,6 @@ def test_head_round_trips_as_format_version_2(tmp_path, weights_ckpt):
 
 def test_a_sure_head_shuts_the_lips_and_an_absent_one_changes_nothing(tmp_path, weights_ckpt,
                                                                        speech_wav):
-    from a2f_core.audio import load_audio
     samples = load_audio(speech_wav)
     plain = load_checkpoint(weights_ckpt)
     neutral = plain.emotions["neutral"]
@@ -68,6 +75,92 @@ def test_the_ramp_half_closes_at_its_center(tmp_path, weights_ckpt):
     assert weights[0, CLOSE] == pytest.approx(0.25)
 
 
+def test_a_detector_round_trips_as_format_version_3_and_matches_torch(detector_ckpt, speech_wav):
+    ckpt = load_checkpoint(detector_ckpt)
+    assert ckpt.meta["format_version"] == 3
+    detector = contact.LipContact.from_checkpoint(ckpt).detector
+    samples = load_audio(speech_wav)
+    features = GridFeatures(samples, ckpt.config)
+    bands = MelFeatures(samples, features.gain, ckpt.config).frames(
+        -contact.MARGIN, features.grid_length + contact.MARGIN)
+    net = DetectorNet(8, ckpt.tensors[contact.DETECTOR + "mean"],
+                      ckpt.tensors[contact.DETECTOR + "std"])
+    for i, conv in enumerate([*net.convs, net.out]):
+        conv.weight.data = torch.tensor(ckpt.tensors[f"{contact.DETECTOR}{i}.weight"])
+        conv.bias.data = torch.tensor(ckpt.tensors[f"{contact.DETECTOR}{i}.bias"])
+    expected = net(torch.from_numpy(bands.T[None].copy()))[0].detach().numpy()
+    got = detector.logits(bands)
+    assert got.shape == (features.grid_length,)
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_the_detector_is_heard_the_same_in_any_chunks(detector_ckpt, speech_wav):
+    """200 fps makes ~700 frames: iter_frames' chunks of 64 must give what one chunk gives,
+    and the detector must move the lips (the head listens to it alone)."""
+    ckpt = load_checkpoint(detector_ckpt)
+    samples, neutral = load_audio(speech_wav), ckpt.emotions["neutral"]
+    animator = Animator(ckpt)
+    whole = np.concatenate([y for _, y in animator.iter_frames(samples, 200.0, neutral)])
+    parts = [y for _, y in animator.iter_frames(samples, 200.0, neutral, chunk_frames=64)]
+    assert len(parts) > 5 and np.allclose(np.concatenate(parts), whole, atol=1e-6)
+    deaf = Animator(ckpt, lip_contact=False).animate(samples, 200.0, neutral)
+    moved = np.abs(whole[:, CLOSE] - deaf[:, CLOSE]) > 1e-6
+    assert 0.05 < moved.mean() < 0.95  # shuts some frames, not all
+    assert np.array_equal(np.delete(whole, CLOSE, 1), np.delete(deaf, CLOSE, 1))
+
+
+def test_window_logits_are_the_mean_of_the_two_central_grid_frames(detector_ckpt, speech_wav):
+    ckpt = load_checkpoint(detector_ckpt)
+    samples, detector = load_audio(speech_wav), contact.LipContact.from_checkpoint(ckpt).detector
+    features = GridFeatures(samples, ckpt.config)
+    mel = MelFeatures(samples, features.gain, ckpt.config)
+    grid = detector.logits(mel.frames(-contact.MARGIN, features.grid_length + contact.MARGIN))
+    starts = window_starts(40, 30.0, 0.2, ckpt.config)
+    centre = starts + ckpt.config.window_frames // 2
+    assert np.allclose(detector.at_windows(mel, starts, ckpt.config.window_frames),
+                       (grid[centre - 1] + grid[centre]) / 2, atol=1e-6)
+
+
+def test_grid_labels_follow_the_nearest_video_frame(weights_ckpt):
+    config = load_checkpoint(weights_ckpt).config
+    shut = np.zeros(30, np.float32)
+    shut[10:13] = 1.0  # 333-433 ms at 30 fps
+    labels = grid_labels(shut, 30.0, 200, config)
+    centre = (np.arange(200) * 128 - 4224 + 128) / 16000  # grid frame centres, s
+    on = centre[labels == 1.0]
+    assert on.min() == pytest.approx(0.3167, abs=0.005) and on.max() == pytest.approx(0.4167, abs=0.005)
+    labelled = labels >= 0  # within 24 ms of a video frame: not before the clip nor past frame 29
+    assert labelled[(centre >= 0) & (centre < 0.98)].all()
+    assert not labelled[(centre < -0.03) | (centre > 29 / 30 + 0.03)].any()
+
+
+def _broken_detector(t, m):
+    t[contact.DETECTOR + "std"] = np.zeros_like(t[contact.DETECTOR + "std"])
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda t, m: t.pop(contact.DETECTOR + "2.weight"), "detector lacks tensor"),
+    (lambda t, m: t.update({contact.DETECTOR + "1.weight": np.zeros((8, 8, 3), np.float32)}),
+     "has shape"),
+    (lambda t, m: t.update({contact.WEIGHT: t[contact.WEIGHT][:-1]}), "has shape"),
+    (lambda t, m: t.pop(contact.DETECTOR + "mean"), "unexpected tensor"),
+    (lambda t, m: t.update({contact.DETECTOR + "9.bias": np.zeros(1, np.float32)}),
+     "unexpected tensor"),
+    (_broken_detector, "must be positive"),
+])
+def test_a_broken_detector_is_refused(tmp_path, detector_ckpt, change, message):
+    _refused(tmp_path, load_checkpoint(detector_ckpt), change, message)
+
+
+def _refused(tmp_path, ckpt, change, message):
+    tensors, meta = dict(ckpt.tensors), json.loads(json.dumps(ckpt.meta))
+    change(tensors, meta)
+    bad = tmp_path / "bad.safetensors"
+    safetensors.numpy.save_file(tensors, str(bad), metadata={"a2f": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(bad)
+
+
 @pytest.mark.parametrize("change,message", [
     (lambda t, m: t.pop(contact.BIAS), "needs contact.weight, contact.bias"),
     (lambda t, m: m.pop(contact.META), "needs contact.weight, contact.bias"),
@@ -78,15 +171,8 @@ def test_the_ramp_half_closes_at_its_center(tmp_path, weights_ckpt):
     (lambda t, m: m.update(channel_names=[f"c{i}" for i in range(52)]), "jawOpen and mouthClose"),
 ])
 def test_a_broken_head_is_refused(tmp_path, weights_ckpt, change, message):
-    import json
-    import safetensors.numpy
-    ckpt = _with_head(weights_ckpt, tmp_path / "c.safetensors", bias=1.0)
-    tensors, meta = dict(ckpt.tensors), json.loads(json.dumps(ckpt.meta))
-    change(tensors, meta)
-    bad = tmp_path / "bad.safetensors"
-    safetensors.numpy.save_file(tensors, str(bad), metadata={"a2f": json.dumps(meta)})
-    with pytest.raises(CheckpointError, match=message):
-        load_checkpoint(bad)
+    _refused(tmp_path, _with_head(weights_ckpt, tmp_path / "c.safetensors", bias=1.0), change,
+             message)
 
 
 def test_a_vertex_model_cannot_carry_a_head(tmp_path, vertices_ckpt):
@@ -120,16 +206,24 @@ def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, take
     assert entry["frames"] % 5 == 0
     assert entry["frame_auc"] > 0.85 and 0.0 < entry["center"] < 1.0
     assert 0.02 < entry["contact_rate"] < 0.15
+    assert Animator(ckpt).contact.detector is not None and ckpt.meta["format_version"] == 3
+    assert entry["detector_epochs"] == 12 and entry["detector_takes"] >= entry["takes"]
     with_head = evaluate(path, takes, split="val", emotion="labels")
     without = evaluate(path, takes, split="val", emotion="labels", lip_contact=False)
     assert with_head["lip_contact"] and not without["lip_contact"]
     assert with_head["bilabial_closure"] > without["bilabial_closure"] + 0.03, (with_head, without)
     assert with_head["closure_elsewhere"] <= 1.25 * with_head["closure_elsewhere_target"]
     assert abs(with_head["weight_mae"] - without["weight_mae"]) < 0.002
+    # refitting without a detector drops the old one: the file is readable by version 2 again
+    assert main(["contact", str(path), "--data", str(takes), "--epochs", "0"]) == 0
+    refit = load_checkpoint(path)
+    assert refit.meta["format_version"] == 2 and not contact.has_detector(refit.tensors)
+    assert refit.tensors[contact.WEIGHT].shape == (refit.config.hidden_size,)
 
 
 @pytest.mark.parametrize("kind,args,message", [
     ("weights", ["--width", "2"], "--width must be in"),
+    ("weights", ["--epochs", "-1"], "--epochs must be 0 or more"),
     ("vertices", [], "needs a weights model with jawOpen and mouthClose"),
 ])
 def test_bad_fits_are_one_line_errors(capsys, weights_ckpt, vertices_ckpt, takes, kind, args,

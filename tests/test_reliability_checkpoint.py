@@ -77,7 +77,7 @@ ROWS = [
      "NaN or infinite"),
     *[(f"metadata lacks {k}", _meta_without(k), "lacks") for k in
       ("format", "format_version", "config", "fps", "emotions")],
-    ("newer format version", _meta_with(format_version=3), "newer than this a2f reads (2); update a2f"),
+    ("newer format version", _meta_with(format_version=4), "newer than this a2f reads (3); update a2f"),
     ("emotion vector too short", _meta_with(emotions={"neutral": {"vector": [0.0] * 16},
                                                       "happy": {"vector": [0.1] * 15}}),
      "emotion 'happy' must be 16 finite numbers"),

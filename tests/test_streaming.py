@@ -50,3 +50,16 @@ def test_streamed_animation_equals_in_memory(stereo_flac, weights_ckpt):
     got = [h for _, h in animator.iter_hidden(streamed, 30.0, emotion, 0.4, chunk_frames=64)]
     assert len(got) == len(expected) > 3
     assert all(np.array_equal(g, e) for g, e in zip(got, expected))
+
+
+def test_streamed_lip_contact_detector_equals_in_memory(stereo_flac, detector_ckpt):
+    """The detector reads the file through its own stream, alongside the network's."""
+    animator = Animator(load_checkpoint(detector_ckpt))
+    assert animator.contact.detector is not None
+    emotion = animator.checkpoint.emotions["neutral"]
+    expected = [y for _, y in animator.iter_frames(load_audio(stereo_flac), 30.0, emotion, 0.4,
+                                                   chunk_frames=64)]
+    got = [y for _, y in animator.iter_frames(AudioFile(stereo_flac, block_seconds=0.5), 30.0,
+                                              emotion, 0.4, chunk_frames=64)]
+    assert len(got) == len(expected) > 3
+    assert all(np.array_equal(g, e) for g, e in zip(got, expected))

@@ -43,7 +43,7 @@ def test_one_undo_step_restores_the_scene(face):
 def test_a_cancelled_bake_changes_nothing(face):
     job = build_job(bpy.context)
     job.step()  # one timer tick of the modal operator
-    assert job.hidden is not None and 0 < job.progress
+    assert job.computed is not None and 0 < job.progress
     del job  # what Esc does: the job is dropped before apply()
     assert len(bpy.data.actions) == 0
     assert face.data.shape_keys.animation_data is None
