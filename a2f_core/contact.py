@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import A2FError, CheckpointError
 from .features import MEL_BANDS
 
 WEIGHT, BIAS = "contact.weight", "contact.bias"
@@ -94,6 +94,9 @@ class LipContact:
         touch."""
         if self.detector is None:
             return sigmoid(hidden @ self.weight + self.bias)
+        if heard is None:
+            raise A2FError("this lip contact head also listens to its detector: pass the "
+                           "detector's logits (Animator.iter_frames computes them)")
         return sigmoid(hidden @ self.weight[:-1] + heard * self.weight[-1] + self.bias)
 
     def apply(self, hidden: np.ndarray, weights: np.ndarray, heard=None) -> np.ndarray:

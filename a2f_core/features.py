@@ -142,8 +142,8 @@ def mel_filterbank(sample_rate: int) -> np.ndarray:
     edges = 700.0 * (10 ** (np.linspace(*map(to_mel, MEL_RANGE_HZ), MEL_BANDS + 2) / 2595.0) - 1)
     freqs = np.fft.rfftfreq(MEL_WINDOW, 1.0 / sample_rate)
     low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    bank = np.maximum(np.minimum((freqs - low) / (centre - low), (high - freqs) / (high - centre)), 0)
-    return bank.T.astype(np.float32)
+    rising, falling = (freqs - low) / (centre - low), (high - freqs) / (high - centre)
+    return np.maximum(np.minimum(rising, falling), 0).T.astype(np.float32)
 
 
 def loudness_gain(frame_energy: np.ndarray, frame_length: int) -> float:

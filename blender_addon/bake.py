@@ -79,7 +79,8 @@ class BakeJob:
         if emotion.ndim == 2:  # frames past the keyed range (never kept) reuse the last row
             emotion = np.concatenate([emotion, np.repeat(emotion[-1:], n - len(emotion), 0)])
         # the vertex basis keys the hidden layer itself; everything else keys the output frames
-        self._keys_hidden = checkpoint.kind == "vertices" and settings.vertex_output != "POINT_CACHE"
+        self._keys_hidden = (checkpoint.kind == "vertices"
+                             and settings.vertex_output != "POINT_CACHE")
         chunks = self._animator.iter_hidden if self._keys_hidden else self._animator.iter_frames
         self._chunks = chunks(clip.samples, clip.fps, emotion, clip.start_seconds)
         self.computed = None  # (frames, hidden) or (frames, outputs)

@@ -15,7 +15,7 @@ COMMANDS = {
     "train": ("training.train", "train a model on a dataset"),
     "eval": ("training.evaluate", "measure a checkpoint on a dataset"),
     "emotions": ("training.emotion_mining", "mine, list and edit a checkpoint's emotions"),
-    "contact": ("training.contact_fit", "fit a weights checkpoint's lip contact head"),
+    "contact": ("training.contact_fit", "train a weights model's lip contact head and detector"),
     "import": ("training.importers.cli", "import captures: vocaset, livelink, blend"),
 }
 

@@ -2,8 +2,9 @@
 conv net that tells, from log-mel bands alone, the grid frames whose target lips touch.
 
 It trains on every grid frame of the training takes, labelled by the nearest video frame, in
-random crops; a few epochs of the default weights set take minutes on 2 cores. The tensors it
-returns are the numpy detector's, so `a2f contact` stores them as they are.
+random crops: on the default weights set's 520 training minutes, 12 epochs and the head's fit
+take 16 minutes on 2 cores. The tensors it returns are the numpy detector's, so `a2f contact`
+stores them as they are.
 """
 
 import numpy as np
@@ -43,7 +44,8 @@ class DetectorNet(nn.Module):
 
     def tensors(self) -> dict:
         layers = [*self.convs, self.out]
-        named = {contact.DETECTOR + "mean": self.mean[:, 0], contact.DETECTOR + "std": self.std[:, 0]}
+        named = {contact.DETECTOR + "mean": self.mean[:, 0],
+                 contact.DETECTOR + "std": self.std[:, 0]}
         for i, conv in enumerate(layers):
             named[f"{contact.DETECTOR}{i}.weight"] = conv.weight
             named[f"{contact.DETECTOR}{i}.bias"] = conv.bias
