@@ -9,6 +9,7 @@ from a2f_core.checkpoint import load_checkpoint, random_checkpoint
 from a2f_core.config import ModelConfig
 from a2f_core.features import GridFeatures, window_starts
 from a2f_core.infer import Animator
+from a2f_core.models import DEFAULT_WEIGHTS
 
 
 def best_of(fn, repeats=3) -> float:
@@ -75,10 +76,16 @@ def run(speech: np.ndarray, workdir) -> list:
                 net(torch.from_numpy(windows[i:i + 256]), e[i:i + 256])
 
     torch_s = best_of(naive, repeats=1)
+    shipped = load_checkpoint(DEFAULT_WEIGHTS)
+    listening, deaf = (best_of(lambda: Animator(shipped, contact).animate(
+        speech, 30.0, shipped.emotions["neutral"])) for contact in (True, False))
     return [
         ("numpy inference (shared grid)", numpy_s / minutes, "s per audio minute (target <= 0.3)"),
         ("FLOP limit (multiply-adds at sgemm speed)", limit_s, "s per audio minute"),
         ("fraction of the FLOP limit reached", limit_s / (numpy_s / minutes), ""),
         ("torch per-window (naive)", torch_s / minutes, "s per audio minute"),
         ("speed-up over naive", torch_s / numpy_s, "x"),
+        ("default model with its lip contact head and detector", listening / minutes,
+         "s per audio minute"),
+        ("time with the head against without", listening / deaf, "x"),
     ]

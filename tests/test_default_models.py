@@ -1,5 +1,6 @@
 """The bundled default models: they load, and on synthetic takes they never saw (another seed:
-new sentences, prosody and augmentation) they meet the README's thresholds for bilabial closure,
+new sentences, prosody and augmentation; and the voices held out of their own training set)
+they meet the README's thresholds for bilabial closure,
 weight MAE and rest in silence, also on a synthesiser they never heard, in languages they heard
 and in two they did not (with the README's lower guards for lip contact there); every named
 emotion visibly changes the face."""
@@ -19,29 +20,35 @@ from training.evaluate import evaluate
 from training.synth.demo_head import load_demo_head
 
 EMOTIONS = {"neutral", "happy", "sad", "angry", "surprised"}
-# README thresholds, on voices the model never heard (a different synth seed). Bilabial closure
-# guards the measured level with the lip contact head (0.77 here, 0.63 without it); the goal of
-# 0.90 is not reached yet (README, "Default models"). Lips must not buy it by shutting on every
-# other phoneme too: 0.20 here, 0.20 in the data.
-MIN_BILABIAL_CLOSURE = 0.70
+# README thresholds, on speech the model never heard: new sentences, prosody and augmentation of
+# every voice (another synth seed; 93% of bilabials close here, 93% on a 600-minute set's held-out
+# voices) and the held-out voices of its own training set (seed 1's val split; 92% here, 90% on
+# the 600-minute set). Lips must not buy closure by shutting on every other phoneme too: at most
+# 1.25x as often as the data (measured 1.10x and 1.22x).
+MIN_BILABIAL_CLOSURE = 0.90
 MAX_CLOSURE_ELSEWHERE_VS_DATA = 1.25
 MAX_WEIGHT_MAE = 0.05
 MAX_REST_ERROR = 0.05
+HELD_OUT = {  # what the model never heard: (minutes, synth seed, val fraction, split to measure)
+    "new-sentences": (10, 4242, 0, None),
+    "held-out-voices": (30, 1, 0.1, "val"),
+}
 # On a synthesiser no model heard (festival's diphone voices: one person's recorded speech, cut
-# and joined) lip contact generalises worse: on 30 minutes of its English and Italian voices 65%
-# of bilabials, the lips shutting elsewhere 1.4x as often as the data (77% and 1.33x on this
+# and joined) lip contact generalises worse: on 30 minutes of its English and Italian voices 74%
+# of bilabials, the lips shutting elsewhere 1.4x as often as the data (75% and 1.29x on this
 # test's set); on 15 minutes of its Czech and of its Finnish voices, languages no model heard
-# either, 57% at 0.9x and 68% at 1.7x (62% and 1.23x on this test's set). These guard against
+# either, 68% at 1.0x and 78% at 1.7x (70% and 1.29x on this test's set). These guard against
 # losing more; weight error and rest meet the thresholds above.
 NEVER_HEARD = {  # festival's languages: (least bilabial closure, most closure elsewhere vs data)
-    ("en", "it"): (0.55, 1.6),
-    ("cs", "fi"): (0.50, 2.0),
+    ("en", "it"): (0.65, 1.5),
+    ("cs", "fi"): (0.60, 2.0),
 }
 
 
-@pytest.fixture(scope="module")
-def held_out(synth_set):
-    return synth_set(1.5, 4242, 0)
+@pytest.fixture(scope="module", params=list(HELD_OUT))
+def held_out(request, synth_set):
+    minutes, seed, val_fraction, split = HELD_OUT[request.param]
+    return synth_set(minutes, seed, val_fraction), split
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +64,7 @@ def test_weights_model_is_bundled_and_valid():
     assert ckpt.kind == "weights" and ckpt.channel_names == list(ARKIT_NAMES)
     assert ckpt.config.emotion_dim == 16 and EMOTIONS <= set(ckpt.emotions)
     assert not any(k.startswith("training.") for k in ckpt.tensors)
-    assert Animator(ckpt).contact is not None  # the lip contact head ships with it
+    assert Animator(ckpt).contact.detector is not None  # the lip contact head ships with it
     assert DEFAULT_WEIGHTS.stat().st_size < 8 * 2**20
 
 
@@ -69,7 +76,8 @@ def test_vertices_model_matches_the_demo_head():
 
 
 def test_held_out_metrics_meet_the_readme(held_out):
-    metrics = evaluate(DEFAULT_WEIGHTS, held_out, emotion="labels")
+    data, split = held_out
+    metrics = evaluate(DEFAULT_WEIGHTS, data, split=split, emotion="labels")
     assert metrics["bilabial_closure"] >= MIN_BILABIAL_CLOSURE, metrics
     assert metrics["closure_elsewhere"] <= (MAX_CLOSURE_ELSEWHERE_VS_DATA
                                             * metrics["closure_elsewhere_target"]), metrics
