@@ -163,8 +163,8 @@ def validate(config, tensors: dict, meta: dict):
         raise CheckpointError(UNSUPPORTED)
     shapes = {WEIGHT: (config.hidden_size,), BIAS: (1,)}
     if has_detector(tensors):
-        first = tensors.get(DETECTOR + "0.bias")
-        shapes.update(detector_shapes(first.shape[0] if first is not None and first.ndim else 0))
+        first = tensors.get(DETECTOR + "0.bias")  # its length is the detector's width
+        shapes.update(detector_shapes(len(first) if first is not None and first.ndim == 1 else 0))
         shapes[WEIGHT] = (config.hidden_size + 1,)
     for name in sorted(set(tensor_names(tensors)) | set(shapes)):
         if name not in tensors:

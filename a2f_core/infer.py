@@ -71,14 +71,13 @@ class Animator:
     def iter_frames(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, (n, output_size)) chunk by chunk, for progress on long audio."""
         features = GridFeatures(samples, self.config)
-        detector = self.contact and self.contact.detector
+        detector = self.contact.detector if self.contact else None
         if detector:  # its own reader: both read forward, each at its own pace
             mel = MelFeatures(AudioFile(samples.path) if isinstance(samples, AudioFile)
                               else samples, features.gain, self.config)
         for first, starts, (hidden,) in self._chunks(features, fps, [emotion], start_seconds,
                                                      chunk_frames):
-            heard = detector.at_windows(mel, starts, self.config.window_frames) if detector \
-                else None
+            heard = detector and detector.at_windows(mel, starts, self.config.window_frames)
             yield first, self.outputs(hidden, heard)
 
     def iter_hidden(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):

@@ -13,6 +13,7 @@ from torch import nn
 from tqdm import tqdm
 
 from a2f_core import contact
+from a2f_core.errors import A2FError
 from a2f_core.features import MEL_BANDS, GridFeatures, MelFeatures, pad_samples
 from training.lip_contact import ShutLips
 
@@ -83,6 +84,8 @@ def train_detector(dataset, takes, config, epochs: int, channels: int = 64, seed
         shut = rule(torch.from_numpy(targets)).numpy()
         bands.append(b)
         labels.append(grid_labels(shut, dataset.fps, len(b) - 2 * contact.MARGIN, config))
+    if not bands:
+        raise A2FError(f"{dataset.root}: no take has target frames to train the detector on")
     inner = np.concatenate([b[contact.MARGIN:-contact.MARGIN] for b in bands])
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""`a2f contact CKPT --data DIR`: fit a weights checkpoint's lip contact head (a2f_core/contact.py).
+"""`a2f contact CKPT --data DIR`: train a weights checkpoint's lip contact head (a2f_core/contact.py).
 
 The head is a logistic unit on the hidden layer and on the logit of its detector, a small conv
 net on log-mel bands trained first on every training take (training/contact_detector.py). The
@@ -8,9 +8,9 @@ the checkpoint's database, so fit it after `a2f emotions mine`. The emotion move
 too, and whether the lips touch is a matter of the speech, not of the mood: a head fitted at each
 take's own emotion alone heard less under the emotions that move the face most (surprised: 45%
 of a held-out voice's bilabials closed, 54% fitted at every emotion; docs/training.md). Its ramp
-is centred where it shuts the lips on as many frames as the data does. Fitting needs the hidden
-states of the takes, not training: 40 s an emotion for 60 minutes of audio on one core,
-L-BFGS included.
+is centred where it shuts the lips on as many frames as the data does. The unit's fit needs the
+hidden states of the takes, not training: 40 s an emotion for 60 minutes of audio on one core,
+L-BFGS included; the detector's training takes most of the time.
 """
 
 from dataclasses import replace
@@ -52,7 +52,7 @@ def fit(checkpoint_path, data_dir, minutes=DEFAULT_MINUTES, width=DEFAULT_WIDTH,
     check_compatible(ckpt, dataset)
     train = replace(dataset, takes=dataset.split("train") or dataset.takes)
     detector = train_detector(train, train.takes, ckpt.config, epochs, DETECTOR_CHANNELS,
-                              seed) if epochs else {}
+                              seed) if epochs else {}  # its tensors
     try:
         fitting = train.first_minutes(minutes)
     except DatasetError:  # fewer minutes than that: all of them
@@ -86,14 +86,14 @@ def _frames(animator, ckpt, dataset, detector):
         if n == 0:
             continue
         touching = rule(torch.from_numpy(targets[:n])).numpy()
-        heard = []
+        logit = []  # the detector's column, the same at every emotion
         if detector:
             mel = MelFeatures(samples, GridFeatures(samples, ckpt.config).gain, ckpt.config)
             starts = window_starts(n, dataset.fps, 0.0, ckpt.config)
-            heard = [detector.at_windows(mel, starts, window)[:, None]]
+            logit = [detector.at_windows(mel, starts, window)[:, None]]
         chunks = animator.iter_hidden_at(samples, dataset.fps, list(ckpt.emotions.values()))
         for h in zip(*(per_emotion for _, per_emotion in chunks)):  # emotion by emotion
-            inputs.append(np.concatenate([np.concatenate(h)[:n], *heard], axis=1))
+            inputs.append(np.concatenate([np.concatenate(h)[:n], *logit], axis=1))
             shut.append(touching)
     if not inputs:
         raise A2FError(f"{dataset.root}: no take is long enough to animate a frame")
