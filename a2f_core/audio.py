@@ -26,6 +26,10 @@ try:
 except ImportError:  # pragma: no cover - exercised in the Blender test venvs
     soxr = None
 
+# what decoding a file it cannot read raises; bound once, so a stream closed late (at garbage
+# collection) never looks soundfile up again
+_UNREADABLE = (RuntimeError, ValueError) + ((soundfile.LibsndfileError,) if soundfile else ())
+
 
 BLOCK_SECONDS = 10.0  # AudioFile decodes this much at a time: memory per block, not per file
 
@@ -40,7 +44,7 @@ def load_audio(path) -> np.ndarray:
     if soundfile is not None:
         try:
             samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
+        except _UNREADABLE as e:
             raise _unreadable(path, e) from None
     else:
         samples, rate = _read_pcm_wav(path)
@@ -70,7 +74,7 @@ class AudioFile:
         try:
             with _native_stderr_silenced():
                 info = soundfile.info(str(self.path))
-        except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
+        except _UNREADABLE as e:
             raise _unreadable(self.path, e) from None
         if info.channels <= 0:
             raise AudioError(f"{self.path} has no audio channels")
@@ -121,7 +125,7 @@ class AudioFile:
                     yield stream.resample_chunk(x, last=last) if stream else x
                     if last:
                         return
-        except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
+        except _UNREADABLE as e:
             raise _unreadable(self.path, e) from None
 
 

@@ -110,7 +110,8 @@ class RunDir:
         ax.set_ylabel("loss (MSE)")
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:  # nothing logged yet (a run shorter than log_every): an empty plot
+            ax.legend()
         try:
             atomic_write(self.file(PLOT), lambda f: fig.savefig(f, format="png", dpi=80))
         finally:
