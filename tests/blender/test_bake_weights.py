@@ -179,3 +179,20 @@ def test_lip_contact_box_applies_the_checkpoints_head(scene, weights_ckpt, speec
     np.testing.assert_allclose(close, expected[:, ckpt.channel_names.index("mouthClose")],
                                atol=2e-5)
     assert np.abs(close - jaw).max() > 0.01
+
+
+def test_the_bundled_heads_detector_is_heard(scene, speech):
+    """The bundled model's lip contact head also listens to its log-mel detector: the keys are
+    a2f infer's, detector included, computed with Blender's numpy."""
+    from a2f_core.checkpoint import load_checkpoint
+    from a2f_core.models import DEFAULT_WEIGHTS
+    ckpt = load_checkpoint(DEFAULT_WEIGHTS)
+    assert Animator(ckpt).contact.detector is not None
+    face = make_mesh("Face", ["jawOpen", "mouthClose"])
+    configure(scene, ckpt, source='FILE', audio_path=str(speech))
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    fps = scene.render.fps / scene.render.fps_base
+    expected = Animator(ckpt).animate(load_audio(speech), fps, ckpt.emotions["neutral"])
+    for name in ("jawOpen", "mouthClose"):
+        _, values = channel_values(face, name)
+        np.testing.assert_allclose(values, expected[:, ckpt.channel_names.index(name)], atol=2e-5)
