@@ -1,9 +1,8 @@
 """The bundled default models: they load, and on synthetic takes they never saw (another seed:
-new sentences, prosody and augmentation; and the voices held out of their own training set)
-they meet the README's thresholds for bilabial closure,
-weight MAE and rest in silence, also on a synthesiser they never heard, in languages they heard
-and in two they did not (with the README's lower guards for lip contact there); every named
-emotion visibly changes the face."""
+new sentences, prosody and augmentation; and the voices held out of their own training set) they
+meet the README's thresholds for bilabial closure, weight MAE and rest in silence, also on a
+synthesiser they never heard, in languages they heard and in two they did not (with the README's
+lower guards for lip contact there); every named emotion visibly changes the face."""
 
 import subprocess
 
@@ -21,9 +20,8 @@ from training.synth.demo_head import load_demo_head
 
 EMOTIONS = {"neutral", "happy", "sad", "angry", "surprised"}
 # README thresholds, on speech the model never heard: new sentences, prosody and augmentation of
-# every voice (another synth seed; 93% of bilabials close here, 93% on a 600-minute set's held-out
-# voices) and the held-out voices of its own training set (seed 1's val split; 92% here, 90% on
-# the 600-minute set). Lips must not buy closure by shutting on every other phoneme too: at most
+# every voice (another synth seed; 93% of bilabials close here) and the held-out voices of its
+# own training set (seed 1's val split; 92% here, 90% on the 600-minute set's). Lips must not buy closure by shutting on every other phoneme too: at most
 # 1.25x as often as the data (measured 1.10x and 1.22x).
 MIN_BILABIAL_CLOSURE = 0.90
 MAX_CLOSURE_ELSEWHERE_VS_DATA = 1.25
@@ -64,7 +62,7 @@ def test_weights_model_is_bundled_and_valid():
     assert ckpt.kind == "weights" and ckpt.channel_names == list(ARKIT_NAMES)
     assert ckpt.config.emotion_dim == 16 and EMOTIONS <= set(ckpt.emotions)
     assert not any(k.startswith("training.") for k in ckpt.tensors)
-    assert Animator(ckpt).contact.detector is not None  # the lip contact head ships with it
+    assert Animator(ckpt).contact.detector is not None  # the lip contact head and its detector
     assert DEFAULT_WEIGHTS.stat().st_size < 8 * 2**20
 
 
