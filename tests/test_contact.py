@@ -21,6 +21,7 @@ from training.cli import main
 from training.contact_detector import DetectorNet, grid_labels
 from training.contact_fit import auc
 from training.evaluate import evaluate
+from tolerance import EPS32, float32_atol
 
 
 JAW, CLOSE = ARKIT_NAMES.index("jawOpen"), ARKIT_NAMES.index("mouthClose")
@@ -57,7 +58,9 @@ def test_a_sure_head_shuts_the_lips_and_an_absent_one_changes_nothing(tmp_path, 
     before = Animator(plain).animate(samples, 30.0, neutral)
     shut = _with_head(weights_ckpt, tmp_path / "shut.safetensors", bias=20.0)
     after = Animator(shut).animate(samples, 30.0, neutral)
-    assert np.allclose(after[:, CLOSE], after[:, JAW])  # lips touch with the jaw where it was
+    # p = sigmoid(20) misses 1 by 2e-9: mouthClose reaches jawOpen to within rounding
+    assert np.allclose(after[:, CLOSE], after[:, JAW], rtol=0, atol=float32_atol(after, ulps=4))
+    # the head writes only mouthClose; everything else is the same computation, bit for bit
     others = np.delete(np.arange(after.shape[1]), CLOSE)
     assert np.array_equal(after[:, others], before[:, others])
     assert np.array_equal(Animator(shut, lip_contact=False).animate(samples, 30.0, neutral),
@@ -72,7 +75,7 @@ def test_the_ramp_half_closes_at_its_center(tmp_path, weights_ckpt):
     weights = np.zeros((1, 52), np.float32)
     weights[0, JAW], weights[0, CLOSE] = 0.4, 0.1
     head.apply(np.zeros((1, ckpt.config.hidden_size), np.float32), weights)  # p = 0.5
-    assert weights[0, CLOSE] == pytest.approx(0.25)
+    assert weights[0, CLOSE] == pytest.approx(0.25, abs=4 * EPS32)  # three float32 operations
 
 
 def test_a_detector_round_trips_as_format_version_3_and_matches_torch(detector_ckpt, speech_wav):
@@ -91,7 +94,8 @@ def test_a_detector_round_trips_as_format_version_3_and_matches_torch(detector_c
     expected = net(torch.from_numpy(bands.T[None].copy()))[0].detach().numpy()
     got = detector.logits(bands)
     assert got.shape == (features.grid_length,)
-    assert np.allclose(got, expected, atol=1e-5)
+    # torch's conv and our matrix products sum in other orders
+    assert np.allclose(got, expected, rtol=0, atol=float32_atol(expected))
 
 
 def test_the_detector_is_heard_the_same_in_any_chunks(detector_ckpt, speech_wav):
@@ -102,10 +106,13 @@ def test_the_detector_is_heard_the_same_in_any_chunks(detector_ckpt, speech_wav)
     animator = Animator(ckpt)
     whole = np.concatenate([y for _, y in animator.iter_frames(samples, 200.0, neutral)])
     parts = [y for _, y in animator.iter_frames(samples, 200.0, neutral, chunk_frames=64)]
-    assert len(parts) > 5 and np.allclose(np.concatenate(parts), whole, atol=1e-6)
+    # other chunk shapes take other BLAS kernels: equal to rounding, not bit for bit
+    assert len(parts) > 5
+    assert np.allclose(np.concatenate(parts), whole, rtol=0, atol=float32_atol(whole))
     deaf = Animator(ckpt, lip_contact=False).animate(samples, 200.0, neutral)
     moved = np.abs(whole[:, CLOSE] - deaf[:, CLOSE]) > 1e-6
     assert 0.05 < moved.mean() < 0.95  # shuts some frames, not all
+    # the same chunks through the same code: only mouthClose may differ, and bit for bit
     assert np.array_equal(np.delete(whole, CLOSE, 1), np.delete(deaf, CLOSE, 1))
 
 
@@ -117,8 +124,9 @@ def test_window_logits_are_the_mean_of_the_two_central_grid_frames(detector_ckpt
     grid = detector.logits(mel.frames(-contact.MARGIN, features.grid_length + contact.MARGIN))
     starts = window_starts(40, 30.0, 0.2, ckpt.config)
     centre = starts + ckpt.config.window_frames // 2
+    # the two read other spans of bands, so their products have other shapes
     assert np.allclose(detector.at_windows(mel, starts, ckpt.config.window_frames),
-                       (grid[centre - 1] + grid[centre]) / 2, atol=1e-6)
+                       (grid[centre - 1] + grid[centre]) / 2, rtol=0, atol=float32_atol(grid))
 
 
 def test_grid_labels_follow_the_nearest_video_frame(weights_ckpt):
@@ -192,6 +200,7 @@ def takes(synth_set):
     return synth_set(3, 77, 0.3)
 
 
+@pytest.mark.slow  # synthesises and trains
 def test_fitting_on_training_takes_closes_more_held_out_bilabials(tmp_path, takes, capsys):
     """The bundled network's hidden states on new takes, each at every emotion: the fitted head
     hears contact (frame AUC), and on voices it was not fitted on more bilabials close, while
@@ -247,4 +256,4 @@ def test_a_zero_width_ramp_is_a_switch(tmp_path, weights_ckpt, width):
         warnings.simplefilter("error")  # no division by a float32 zero
         contact.LipContact.from_checkpoint(ckpt).apply(
             np.zeros((1, ckpt.config.hidden_size), np.float32), weights)  # p = 0.5: shut
-    assert weights[0, CLOSE] == pytest.approx(0.4)
+    assert weights[0, CLOSE] == pytest.approx(0.4, abs=4 * EPS32)  # three float32 operations

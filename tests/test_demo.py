@@ -15,6 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BPY_PYTHON = REPO / ".venv-bpy-4.5" / "bin" / "python"
+pytestmark = [pytest.mark.slow, pytest.mark.blender]  # renders a scene in Blender
 
 # Runs in the bpy venv: argv = [-c, demo.blend, demo.mp4]; prints one JSON line.
 PROBE = """

@@ -7,6 +7,7 @@ from a2f_core.audio import prepare
 from a2f_core.config import ModelConfig
 from a2f_core.features import (GridFeatures, frame_count, loudness_gain, pad_samples,
                                window_starts)
+from tolerance import EPS32, float32_atol
 
 CFG = ModelConfig()
 
@@ -38,7 +39,8 @@ def test_windows_match_slow_reference(speech, fps):
         snapped = (starts[i] * 128 - pad_samples() + CFG.window_samples / 2) / 16000
         assert abs(snapped - t) <= 0.004 + 1e-9
         ref = slow_window(samples, snapped, grid.gain)
-        assert np.allclose(fast, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+        # float32 FFT against float64 sums: the FFT's rounding grows with its 288 points
+        assert np.allclose(fast, ref, rtol=0, atol=float32_atol(ref, ulps=1024))
 
 
 @pytest.mark.parametrize("fps", [23.976, 24, 25, 29.97, 30, 50, 60])
@@ -60,6 +62,7 @@ def test_loudness_normalisation_is_scale_invariant(speech):
     samples = prepare(*speech)
     a = GridFeatures(samples).frames(0, 500)
     b = GridFeatures(samples * 0.05).frames(0, 500)
+    # the gain is estimated from the clip's levels, to 0.1%: a behaviour, not rounding
     assert np.allclose(a, b, rtol=1e-3, atol=1e-6 * np.abs(a).max())
 
 
@@ -79,8 +82,10 @@ def test_chunked_features_equal_one_pass(speech):
     samples = prepare(*speech)
     one = GridFeatures(samples)
     chunked = GridFeatures(samples, chunk_frames=37)
-    assert one.gain == pytest.approx(chunked.gain, rel=1e-6)
+    # float64 from float32 frame energies summed in other chunks: a few float32 ulps
+    assert one.gain == pytest.approx(chunked.gain, rel=8 * EPS32)
     whole = one.frames(-5, one.grid_length + 70)
     parts = np.concatenate([one.frames(g, min(g + 100, one.grid_length + 70))
                             for g in range(-5, one.grid_length + 70, 100)])
-    assert np.array_equal(whole, parts)
+    # FFTs of other row counts may take other SIMD paths: equal to rounding
+    assert np.allclose(whole, parts, rtol=0, atol=float32_atol(whole, ulps=16))

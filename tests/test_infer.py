@@ -9,6 +9,8 @@ from a2f_core.features import GridFeatures, window_starts
 from a2f_core.infer import Animator
 from a2f_core.model import A2FNet
 
+from tolerance import float32_atol
+
 
 def torch_per_window(ckpt, samples, fps, emotion):
     """The naive reference: every window evaluated on its own by the torch model."""
@@ -48,7 +50,9 @@ def test_chunking_gives_the_same_result(weights_ckpt, speech):
     whole = np.concatenate([h for _, h in animator.iter_hidden(samples, 30, e, chunk_frames=10_000)])
     small = list(animator.iter_hidden(samples, 30, e, chunk_frames=7))
     assert [first for first, _ in small] == list(range(0, len(whole), 7))
-    assert np.allclose(np.concatenate([h for _, h in small]), whole, rtol=1e-5, atol=1e-5)
+    # chunks of 7 frames take other BLAS kernels than one chunk: equal to rounding
+    assert np.allclose(np.concatenate([h for _, h in small]), whole, rtol=0,
+                       atol=float32_atol(whole))
 
 
 def test_several_emotions_share_one_formant_pass(weights_ckpt, speech):
@@ -60,6 +64,7 @@ def test_several_emotions_share_one_formant_pass(weights_ckpt, speech):
     for i, name in enumerate(("happy", "sad")):
         alone = list(animator.iter_hidden(samples, 30, db[name], chunk_frames=7))
         assert [first for first, _ in together] == [first for first, _ in alone]
+        # each emotion goes through the same code on the same shapes: bit for bit
         assert all(np.array_equal(h[i], a) for (_, h), (_, a) in zip(together, alone))
 
 
@@ -72,8 +77,10 @@ def test_per_frame_emotion_equals_constant_segments(weights_ckpt, speech):
     mixed = animator.animate(samples, 30, per_frame)
     happy = animator.animate(samples, 30, db["happy"])
     sad = animator.animate(samples, 30, db["sad"])
-    assert np.allclose(mixed[: n // 2], happy[: n // 2], atol=1e-5)
-    assert np.allclose(mixed[n // 2:], sad[n // 2:], atol=1e-5)
+    # per-frame emotions run layer 2 per window, constant ones share it: equal to rounding
+    tol = float32_atol(happy, sad)
+    assert np.allclose(mixed[: n // 2], happy[: n // 2], rtol=0, atol=tol)
+    assert np.allclose(mixed[n // 2:], sad[n // 2:], rtol=0, atol=tol)
     assert not np.allclose(happy, sad, atol=1e-3)  # emotion changes the output
 
 

@@ -23,6 +23,7 @@ from a2f_core.checkpoint import load_checkpoint, save_checkpoint
 from a2f_core.config import ModelConfig, parameter_shapes
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.infer import Animator
+from tolerance import float32_atol
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,7 +165,8 @@ def test_truncated_wav_animates_the_samples_present(tmp_path, capfd, weights_ckp
     assert rc == 0, lines
     got = np.load(tmp_path / "o.npz")["weights"]
     assert len(got) == math.ceil(12000 / 16000 * 30)
-    np.testing.assert_allclose(got, reference(weights_ckpt, present), atol=1e-4)
+    expected = reference(weights_ckpt, present)  # in other chunks: equal to rounding
+    np.testing.assert_allclose(got, expected, rtol=0, atol=float32_atol(expected))
 
 
 @pytest.mark.parametrize("rate", [8000, 96000])
@@ -178,6 +180,7 @@ def test_8k_and_96k_audio(tmp_path, capfd, weights_ckpt, voice, rate):
     assert len(got) == math.ceil(len(resampled) / rate * 30)
     assert np.isfinite(got).all() and np.ptp(got, axis=0).max() > 0.05  # the face moves
     if rate == 96000:  # band-limited speech survives the round trip: same animation
+        # resampled twice, the speech itself changes a little: a behaviour bound, not rounding
         np.testing.assert_allclose(got, reference(weights_ckpt, voice), atol=0.05)
 
 
@@ -195,8 +198,11 @@ def test_six_channels_mix_to_the_mono_result(tmp_path, capfd, weights_ckpt, voic
     soundfile.write(audio, np.repeat(voice[:, None], 6, axis=1), 16000, subtype="FLOAT")
     rc, lines = infer(capfd, audio, weights_ckpt, tmp_path / "o.npz")
     assert rc == 0, lines
-    np.testing.assert_allclose(np.load(tmp_path / "o.npz")["weights"],
-                               reference(weights_ckpt, voice), atol=1e-4)
+    # the mean of six copies rounds each sample by up to an ulp, and the features normalise
+    # the level; what is left is rounding through the network
+    expected = reference(weights_ckpt, voice)
+    np.testing.assert_allclose(np.load(tmp_path / "o.npz")["weights"], expected, rtol=0,
+                               atol=float32_atol(expected, ulps=1024))
 
 
 def test_full_scale_clipped_noise_stays_finite(tmp_path, capfd, weights_ckpt):
@@ -218,8 +224,8 @@ def test_silence_is_a_resting_face(tmp_path, capfd, weights_ckpt, voice):
     assert got.shape == (60, 52)
     assert np.ptp(got, axis=0).max() < 1e-5  # the same pose on every frame
     # ... which is the pose of the pauses in speech (zero features), not an arbitrary one
-    np.testing.assert_allclose(got[0], reference(weights_ckpt, np.zeros(16000, np.float32))[0],
-                               atol=1e-6)
+    rest = reference(weights_ckpt, np.zeros(16000, np.float32))[0]  # a shorter clip's shapes
+    np.testing.assert_allclose(got[0], rest, rtol=0, atol=float32_atol(rest))
 
 
 def test_paths_with_spaces_and_non_ascii(tmp_path, capfd, weights_ckpt, voice):
@@ -270,6 +276,7 @@ def _vm_hwm_mb(pid):
     return 0.0
 
 
+@pytest.mark.slow  # three hours of audio
 def test_three_hour_file_in_bounded_memory(tmp_path):
     """STREAMING (a2f_core/audio.py, features.py, infer.py): `a2f infer` on a generated 3-hour file keeps its peak RSS under the limit.
 

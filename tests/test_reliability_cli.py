@@ -146,6 +146,7 @@ def test_train_refuses_a_bad_dataset_in_one_line(tmp_path, capfd, toy, damage, m
     assert not (tmp_path / "run" / "resume.pt").exists()
 
 
+@pytest.mark.slow  # trains in a child process
 def test_resume_after_a_kill_cleans_debris_and_a_torn_stats_line(tmp_path, toy):
     """What SIGKILL leaves mid-write (tests/test_train.py kills a real run): half-written
     temporaries of resume.pt and last.safetensors, and a stats line cut short."""

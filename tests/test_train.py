@@ -25,6 +25,9 @@ from training.toy_dataset import CHANNELS, write_toy_dataset
 from training.lip_contact import ShutLips
 from training.train import initial_emotion_table, learning_rate, output_loss_scale, train
 from training.train_config import TrainConfig, load_config
+from tolerance import EPS32, float32_atol
+
+pytestmark = pytest.mark.slow  # trains or synthesises datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.toml"
@@ -79,6 +82,7 @@ def test_resume_continues_exactly(toy, tmp_path):
     assert stopped.interrupted and stopped.step == 5
     resumed = train(None, toy, tmp_path / "b", resume=True)
     assert resumed.step == 8
+    # the same steps on the same batches through the same code: bit for bit
     for name, value in straight.tensors.items():
         np.testing.assert_array_equal(resumed.tensors[name], value, err_msg=name)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "stats.jsonl").open()]
@@ -326,9 +330,10 @@ def test_standardized_outputs_weigh_small_channels_up_and_still_channels_bounded
                         np.zeros(1000)], 1).astype(np.float32)
     assert output_loss_scale(targets, TrainConfig()).tolist() == [1.0, 1.0, 1.0]
     scale = output_loss_scale(targets, TrainConfig(standardize_outputs=True)).numpy()
-    assert np.sqrt(np.mean(scale ** 2)) == pytest.approx(1.0, rel=1e-5)
+    assert np.sqrt(np.mean(scale ** 2)) == pytest.approx(1.0, rel=16 * EPS32)  # a float32 mean
     assert scale[1] / scale[0] == pytest.approx(4.0, rel=0.1)  # 0.4 / 0.1
     floor = 0.25 * np.sqrt(np.mean(targets.std(0) ** 2))
+    # float32 std of 1000 values: its rounding grows with the sum, well under 1e-4
     assert scale[2] / scale[0] == pytest.approx(targets[:, 0].std() / floor, rel=1e-3)
 
 
@@ -350,7 +355,8 @@ def test_shared_formant_batch_matches_per_window_evaluation(toy):
             windows.append(features.frames(int(s), int(s) + config.window_frames))
         targets.append(interpolate(takes[i].targets, first + shift + np.arange(length)))
     naive = net(torch.from_numpy(np.stack(windows)), e)
-    torch.testing.assert_close(shared, naive, rtol=1e-4, atol=1e-5)
+    # shared grid layers and per-window convs sum in other orders: equal to rounding
+    torch.testing.assert_close(shared, naive, rtol=0, atol=float32_atol(naive.detach()))
     torch.testing.assert_close(batch.targets, torch.cat(targets))
     assert batch.rows.tolist() == list(range(0, 5)) + list(range(160, 167))
     assert batch.pair0.tolist() == [0, 1, 2, 3] + [5, 6, 7, 8, 9, 10]

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from a2f_core.checkpoint import load_checkpoint
 from training.toy_dataset import write_toy_dataset
+
+pytestmark = pytest.mark.slow  # trains in two child processes
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = """
@@ -38,6 +41,7 @@ def test_two_process_ddp_ranks_agree(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = np.load(out / "rank0.npz"), np.load(out / "rank1.npz")
     assert sorted(rank0.files) == sorted(rank1.files)
+    # both ranks apply the same all-reduced gradients with the same code: bit for bit
     for name in rank0.files:
         np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
     saved = load_checkpoint(out / "last.safetensors")

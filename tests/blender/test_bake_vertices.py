@@ -8,6 +8,7 @@ from bpy_fixtures import configure, make_mesh
 from a2f_core.audio import load_audio
 from a2f_core.checkpoint import load_checkpoint, random_checkpoint
 from a2f_core.infer import Animator
+from tests.tolerance import BAKE_ATOL
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def test_vertices_equal_the_numpy_output_at_any_frame(scene, vertex_ckpt, speech
     assert np.abs(offsets).max() > 0.1  # the check below compares real motion
     for i in (0, 17, len(offsets) - 1):
         np.testing.assert_allclose(evaluated_positions(face, 11 + i), vertex_ckpt.template + offsets[i],
-                                   atol=1e-5)
+                                   atol=BAKE_ATOL)
     if output == 'SHAPE_KEYS':
         assert len(face.data.shape_keys.key_blocks) == 1 + 1 + 150
     else:

@@ -13,6 +13,7 @@ from bpy_fixtures import configure, make_mesh, needs_aud, write_wav
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.audio import load_audio
 from a2f_core.infer import Animator
+from tests.tolerance import BAKE_ATOL
 from blender_addon import bake, compat
 from blender_addon.audio_source import clip_from_file
 from blender_addon.operators.generate import problem
@@ -175,7 +176,7 @@ def test_23_976_fps_audio_file(scene, weights_ckpt, speech):
     assert len(expected) == int(np.ceil(2.5 * fps)) == 60  # 59.94 frames of audio
     np.testing.assert_array_equal(co[0::2], np.arange(60))
     np.testing.assert_allclose(co[1::2], expected[:, weights_ckpt.channel_names.index("jawOpen")],
-                               atol=2e-5)
+                               atol=BAKE_ATOL)
 
 
 @needs_aud
@@ -195,7 +196,7 @@ def test_strip_at_a_negative_frame_at_23_976_fps(scene, weights_ckpt, speech):
     n = min(len(frames), len(expected))
     assert n >= 59
     np.testing.assert_allclose(co[1::2][:n], expected[:n, weights_ckpt.channel_names.index("jawOpen")],
-                               atol=2e-5)
+                               atol=BAKE_ATOL)
 
 
 # --- never losing work --------------------------------------------------------------------
