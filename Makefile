@@ -7,7 +7,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 flite libflite1 festival festvox-kdlpc16
 	festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj \
 	festvox-suopuhe-mv sox
 
-.PHONY: demo test bench apt venv
+.PHONY: demo test test-fast bench apt venv
 .DEFAULT_GOAL := test
 
 apt:
@@ -28,6 +28,10 @@ venv: apt $(VENV)/stamp
 test: venv .venv-bpy-4.5/stamp
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) test-blender
+
+# The edit-run loop: no dataset synthesis, training, rendering or Blender (README, Development).
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow and not blender" tests
 
 demo: venv .venv-bpy-4.5/stamp
 	$(BIN)/python -m training.demo --checkpoint a2f_core/models/default_weights.safetensors
