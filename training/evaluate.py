@@ -1,4 +1,5 @@
-"""`a2f eval --checkpoint C --data DIR`: a checkpoint's metrics on a dataset, plus curve plots.
+"""`a2f eval --checkpoint C --data DIR`: a checkpoint's metrics on a dataset, plus curve plots;
+`a2f eval --real DIR`: lip sync on real recordings with phone labels (training/real_speech.py).
 
 Inference goes through a2f_core.infer.Animator, the same numpy path the add-on and `a2f infer`
 use, so the numbers describe what users get. Metrics (definitions in training/metrics.py):
@@ -23,7 +24,8 @@ from a2f_core.contact import contact_columns
 from a2f_core.emotions import blend, parse_emotion_spec
 from a2f_core.errors import A2FError
 from a2f_core.infer import Animator
-from training import metrics
+from a2f_core.models import default_checkpoint
+from training import metrics, real_speech
 from training.dataset import load_dataset
 
 LABELS = "labels"  # --emotion value: animate each take with its own labelled emotion
@@ -223,8 +225,15 @@ def format_table(result: dict) -> str:
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True, help="a2f checkpoint (.safetensors)")
-    parser.add_argument("--data", required=True, help="dataset folder (dataset.json)")
+    parser.add_argument("--checkpoint", help="a2f checkpoint (.safetensors); default: bundled model")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="dataset folder (dataset.json)")
+    source.add_argument("--real", metavar="DIR",
+                        help="folder of real recordings, NAME.wav + NAME.lab phone labels: lip "
+                             "contact on p/b/m, false closures on vowels, r(opening, loudness)")
+    parser.add_argument("--cues", metavar="DIR",
+                        help="with --real: a peer's Rhubarb Lip Sync cues, NAME.tsv per recording")
+    parser.add_argument("--fps", type=float, default=30.0, help="with --real: frame rate (default 30)")
     parser.add_argument("--split", choices=("train", "val"),
                         help="takes to measure (default: val if present, else all)")
     parser.add_argument("--emotion", default="neutral",
@@ -241,9 +250,21 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    args.checkpoint = args.checkpoint or str(default_checkpoint())
+    if args.real:
+        return _run_real(args)
     out = Path(args.out or Path(args.checkpoint).with_name(f"eval_{Path(args.checkpoint).stem}"))
     result = evaluate(args.checkpoint, args.data, args.split, args.emotion, out, args.plot_takes,
                       args.by, args.lip_contact)
     print(format_table(result))
     print(f"wrote {out / 'metrics.json'} and plots in {out}")
+    return 0
+
+
+def _run_real(args) -> int:
+    ckpt = load_checkpoint(args.checkpoint)
+    animator = Animator(ckpt, args.lip_contact)
+    emotion = blend(ckpt.emotions, parse_emotion_spec(args.emotion))
+    result = real_speech.evaluate_real(animator, emotion, args.real, args.fps, args.cues)
+    print(real_speech.format_report(result))
     return 0
