@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libespeak-ng1 flite libflite1 festival festvox-kdlpc16k festvox-italp16k festvox-itapc16k \
 	festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj \
-	festvox-suopuhe-mv sox
+	festvox-suopuhe-mv festvox-ru sox
 
 .PHONY: demo test test-fast bench apt venv
 .DEFAULT_GOAL := test

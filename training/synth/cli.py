@@ -21,7 +21,6 @@ from tqdm import tqdm
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.errors import A2FError
 from training.dataset import write_dataset_json
-from . import text
 from .generate import (DEFAULT_LANGUAGES, DEFAULT_SYNTHESISERS, SYNTHESISERS, SynthConfig,
                        make_take)
 
@@ -33,12 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=("weights", "vertices"), default="weights",
                         help="ARKit-52 weights, or vertex positions of the bundled demo head")
     parser.add_argument("--languages", nargs="+", default=list(DEFAULT_LANGUAGES),
-                        help=f"language codes among {' '.join(text.LANGUAGES)} (default: "
+                        help=f"language codes among {' '.join(_spoken())} (default: "
                              f"{' '.join(DEFAULT_LANGUAGES)})")
     parser.add_argument("--synthesisers", nargs="+", choices=list(SYNTHESISERS),
                         default=list(DEFAULT_SYNTHESISERS),
                         help=f"speech engines (default: {' '.join(DEFAULT_SYNTHESISERS)}; festival "
-                             "adds diphone voices of recorded speakers in en, it, cs and fi)")
+                             "adds diphone voices of recorded speakers in en, it, cs and fi; "
+                             "recorded adds a person's own labelled recordings in ru)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes (default: all cores)")
@@ -108,11 +108,16 @@ def _make_take(index: int, config: SynthConfig, head) -> tuple:
         raise
 
 
+def _spoken() -> list:
+    """Every language some speech source speaks."""
+    return sorted({lang for languages in SYNTHESISERS.values() for lang in languages})
+
+
 def _check(args, out: Path) -> None:
-    unknown = sorted(set(args.languages) - set(text.LANGUAGES))
+    unknown = sorted(set(args.languages) - set(_spoken()))
     if unknown:
-        raise A2FError(f"no sentences for language(s) {', '.join(unknown)}; "
-                       f"choose from {' '.join(text.LANGUAGES)}")
+        raise A2FError(f"no speech for language(s) {', '.join(unknown)}; "
+                       f"choose from {' '.join(_spoken())}")
     for name in dict.fromkeys(args.synthesisers):
         if not set(SYNTHESISERS[name]) & set(args.languages):
             raise A2FError(f"{name} speaks only {' '.join(SYNTHESISERS[name])}; add one of them "

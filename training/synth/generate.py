@@ -12,6 +12,7 @@ from a2f_core.audio import SAMPLE_RATE
 from training.dataset import frame_count, write_take
 from . import augment, text
 from .emotion_style import EMOTIONS, apply_style, strength_curve
+from .recorded import RECORDED_VOICES, Recordings
 from .speech import FESTIVAL_VOICES, SILENCE, Espeak, Festival, Flite
 from .teacher import TeacherStyle, face_weights
 
@@ -22,8 +23,11 @@ ESPEAK_VARIANTS = {**{f"m{i}": 1.0 for i in range(1, 8)}, **{f"f{i}": 1.0 for i 
                    "whisper": 0.15}
 FLITE_SHARE = 0.35   # of speech takes, when English is among the languages
 FESTIVAL_SHARE = 0.35  # of speech takes, when festival is asked for and speaks a language asked for
-SYNTHESISERS = {"espeak-ng": text.LANGUAGES, "flite": ("en",), "festival": tuple(FESTIVAL_VOICES)}
-DEFAULT_SYNTHESISERS = ("espeak-ng", "flite")  # festival is opt-in: the default sets predate it
+RECORDED_SHARE = 0.35  # of speech takes, when recordings are asked for in a language asked for
+SYNTHESISERS = {"espeak-ng": text.LANGUAGES, "flite": ("en",), "festival": tuple(FESTIVAL_VOICES),
+                "recorded": tuple(RECORDED_VOICES)}
+DEFAULT_SYNTHESISERS = ("espeak-ng", "flite")  # festival and recorded are opt-in: the default
+                                               # sets predate them
 DEFAULT_LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")  # cs and fi are opt-in, likewise
 REST_SHARE = 0.05    # silence or breath takes that map to the resting face
 EMOTION_WEIGHTS = {"neutral": 0.3, **{e: 0.7 / (len(EMOTIONS) - 1) for e in EMOTIONS[1:]}}
@@ -55,7 +59,8 @@ _ENGINES = {}
 def _engine(name: str):
     """This process's engine (the C libraries are process-global, so one of each per worker)."""
     if name not in _ENGINES:
-        _ENGINES[name] = {"espeak-ng": Espeak, "flite": Flite, "festival": Festival}[name]()
+        _ENGINES[name] = {"espeak-ng": Espeak, "flite": Flite, "festival": Festival,
+                          "recorded": Recordings}[name]()
     return _ENGINES[name]
 
 
@@ -71,10 +76,16 @@ def _words(rng: np.random.Generator, language: str) -> str:
 def _speak(rng: np.random.Generator, config: SynthConfig):
     """A random voice saying random text; returns (Speech, text).
 
-    Draws nothing for festival unless it is asked for, so the sets made without it are take for
-    take what they were before it existed."""
-    others = [name for name in config.synthesisers if name != "festival"
+    Draws nothing for festival or recordings unless they are asked for, so the sets made without
+    them are take for take what they were before they existed."""
+    others = [name for name in config.synthesisers if name not in ("festival", "recorded")
               and set(SYNTHESISERS[name]) & set(config.languages)]
+    recorded_languages = [lang for lang in config.languages if lang in RECORDED_VOICES]
+    if "recorded" in config.synthesisers and recorded_languages and (
+            not others or rng.random() < RECORDED_SHARE):
+        language = str(rng.choice(recorded_languages))
+        voice = str(rng.choice(list(RECORDED_VOICES[language])))
+        return _engine("recorded").speak(language, voice, rng)
     festival_languages = [lang for lang in config.languages if lang in FESTIVAL_VOICES]
     if "festival" in config.synthesisers and festival_languages and (
             not others or rng.random() < FESTIVAL_SHARE):
@@ -85,7 +96,8 @@ def _speak(rng: np.random.Generator, config: SynthConfig):
                                            rng.uniform(0.8, 1.3))
         return speech, words
     use_flite = "flite" in others and ("espeak-ng" not in others or rng.random() < FLITE_SHARE)
-    language = "en" if use_flite else str(rng.choice(config.languages))
+    language = "en" if use_flite else str(rng.choice(
+        [lang for lang in config.languages if lang in SYNTHESISERS["espeak-ng"]]))
     words = _words(rng, language)
     if use_flite:
         speech = _engine("flite").synth(words, str(rng.choice(["slt", "rms", "awb", "kal16", "kal"],

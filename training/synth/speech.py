@@ -198,6 +198,10 @@ _FESTIVAL_IPA = {
            "t~": "t", "n~": "ɲ", "n*": "ŋ", "r~": "r", "r~*": "r", "s~": "ʃ", "z~": "ʒ"},
     "fi": {"@": "æ", "7": "ø", "&": "ə", "T": "θ", "D": "ð", "S": "ʃ", "Z": "ʒ", "N": "ŋ",
            "L": "l"},
+    # msu_ru: a doubled consonant is the palatalised one; reduced vowels take their full ones
+    "ru": {**{c + c: c for c in "pbtdkgfvszhnlrm"}, "g": "ɡ", "gg": "ɡ", "c": "ts", "ch": "tʃ",
+           "sh": "ʂ", "sch": "ɕ", "zh": "ʐ", "h": "x", "hh": "x", "ii": "i", "yy": "ɨ", "uu": "u",
+           "ee": "e", "oo": "o", "aa": "a", "y": "ɨ", "ae": "ɛ", "ay": "e", "ur": "ʊ"},
 }
 _FESTIVAL_PAUSES = ("pau", "#", "##")
 
