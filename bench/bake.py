@@ -31,7 +31,7 @@ import bpy  # noqa: E402  (PyPI bpy: run under a .venv-bpy-* venv)
 
 from a2f_core.arkit import ARKIT_NAMES  # noqa: E402
 from a2f_core.checkpoint import random_checkpoint  # noqa: E402
-from blender_addon import audio_source, bake, checkpoints, compat  # noqa: E402
+from blender_addon import audio_source, bake, checkpoints, nla  # noqa: E402
 
 FPS = 30
 DEMO_HEAD = ROOT / "training" / "assets" / "demo_head.npz"
@@ -68,7 +68,7 @@ def bake_seconds(make_obj, ckpt: Path, wav: Path) -> dict:
     clip = audio_source.clip_from_file(scene, wav)
     bake.BakeJob(obj, clip, checkpoint, checkpoint.emotions["neutral"], bake.BakeSettings()).run()
     bake_s = time.perf_counter() - start
-    fcurves = list(compat.active_fcurves(obj.data.shape_keys))
+    fcurves = list(nla.latest_bake_fcurves(obj.data.shape_keys))
     values = {fc.data_path: [k.co[1] for k in fc.keyframe_points] for fc in fcurves}
     keys = sum(len(v) for v in values.values())
 

@@ -105,3 +105,17 @@ def _clip(name, samples, fps, first, count, start_seconds) -> AudioClip:
     if len(samples) < needed:  # frames past the sound's end see silence
         samples = np.concatenate([samples, np.zeros(needed - len(samples), np.float32)])
     return AudioClip(name, samples, fps, first, count, start_seconds)
+
+
+def show_in_scene(scene, clip: AudioClip, path, add_strip: bool = True, extend_range: bool = True):
+    """After a file bake: its sound as a strip at the bake's first frame (unless one already
+    plays that file there, or Blender lacks Audaspace) and a frame range that covers it."""
+    if add_strip and compat.has_audaspace():
+        path = bpy.path.abspath(str(path))
+        playing = any(s.frame_start == clip.frame_first and s.sound is not None
+                      and bpy.path.abspath(s.sound.filepath) == path for s in compat.sound_strips(scene))
+        if not playing:
+            channels = [s.channel for s in compat.sound_strips(scene)]
+            compat.new_sound_strip(scene, clip.name, path, max(channels, default=0) + 1, clip.frame_first)
+    if extend_range:
+        scene.frame_end = max(scene.frame_end, clip.frame_first + clip.frame_count - 1)

@@ -7,6 +7,8 @@ the job. Keys are written in bulk: one `keyframe_points.add` and `foreach_set` p
 Output by checkpoint kind:
 - weights: one F-curve per shape key matched by name (name_matching) on a new action of the
   mesh's shape keys.
+
+Every action a bake makes plays in an NLA strip over the mesh's own animation (nla.py).
 - vertices, SHAPE_KEYS: the last linear layer y = h @ W.T + b becomes shape keys, one for the
   mean offset b (value 1) and one per hidden unit k holding W[:, k] * s_k, keyed h_k / s_k with
   s_k = max |h_k| so values stay in [-1, 1]; their sum is exactly the network output.
@@ -21,7 +23,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import compat
+from . import compat, nla
 from .core import A2FError, arkit, infer
 from .name_matching import match_channels
 
@@ -40,6 +42,8 @@ class BakeSettings:
     create_missing_keys: bool = False  # add the ARKit shape keys the mesh lacks, empty
     cache_dir: str = "//a2f_cache"     # folder of point-cache files (may be blend-relative)
     lip_contact: bool = True           # apply the checkpoint's lip contact head, if it has one
+    emotion_label: str = "neutral"     # names the bake's NLA track with the audio
+    blend_type: str = "REPLACE"        # the bake's strip over the animation: "REPLACE" or "ADD"
 
 
 @dataclass
@@ -137,13 +141,21 @@ class BakeJob:
                 if name in arkit.ARKIT_NAMES and self.settings.overrides.get(name, None) != "":
                     _shape_key(self.obj, name)
         mapping, unmatched = self._matches(shape_key_names(self.obj))
-        key = self.obj.data.shape_keys
-        action, fcurves = new_action(key, self.clip.name)
         column = {c: i for i, c in enumerate(self.checkpoint.channel_names)}
-        for channel, key_name in mapping.items():
-            write_keys(fcurves, _key_value_path(key_name), self.clip.frames,
-                       weights[:, column[channel]])
+        curves = {_key_value_path(k): weights[:, column[c]] for c, k in mapping.items()}
+        action = self._write_action(curves)
         return BakeResult(action, sorted(mapping.values()), unmatched)
+
+    def _write_action(self, curves: dict):
+        """A new action with one F-curve per data path (values on the clip's frames, or on its
+        first frames when shorter), played in an NLA strip over the shape keys' animation."""
+        key = self.obj.data.shape_keys
+        action, slot, fcurves = compat.new_action(key, self.clip.name)
+        for path, values in curves.items():
+            write_keys(fcurves, path, self.clip.frames[:len(values)], values)
+        nla.place(key, action, slot, nla.track_name(self.clip.name, self.settings.emotion_label),
+                  self.clip.frame_first, self.settings.blend_type)
+        return action
 
     # --- vertices -------------------------------------------------------------------------
 
@@ -157,10 +169,9 @@ class BakeJob:
             block = _shape_key(self.obj, name)
             block.slider_min, block.slider_max = -1.0, 1.0
             _set_key_coords(block, basis + w[:, k] * scale[k])
-        action, fcurves = new_action(self.obj.data.shape_keys, self.clip.name)
-        write_keys(fcurves, _key_value_path(MEAN_KEY), self.clip.frames[:1], np.ones(1))
-        for k, name in enumerate(names):
-            write_keys(fcurves, _key_value_path(name), self.clip.frames, hidden[:, k] / scale[k])
+        curves = {_key_value_path(MEAN_KEY): np.ones(1)}
+        curves.update({_key_value_path(n): hidden[:, k] / scale[k] for k, n in enumerate(names)})
+        action = self._write_action(curves)
         return BakeResult(action, [MEAN_KEY] + names, [])
 
     def _write_point_cache(self, offsets: np.ndarray) -> BakeResult:
@@ -180,14 +191,6 @@ class BakeJob:
 
 
 # --- building blocks ------------------------------------------------------------------------
-
-def new_action(id_data, name: str):
-    """A new active action for id_data; the previous one keeps a fake user so it is never lost."""
-    anim = id_data.animation_data
-    if anim is not None and anim.action is not None:
-        anim.action.use_fake_user = True
-    return compat.assign_new_action(id_data, name)
-
 
 def write_keys(fcurves, data_path: str, frames: np.ndarray, values: np.ndarray):
     """A new F-curve with one linear key per frame, written in bulk."""

@@ -3,10 +3,11 @@
 Inside Blender:  blender -b scene.blend --python blender_addon/batch.py -- --audio A.wav --object Face
 With PyPI bpy:   python blender_addon/batch.py -- --scene scene.blend --audio A.wav --object Face
 
-Several --audio files for one object are laid end to end from the scene's start frame, each an
-action in an NLA strip on the track "a2f"; `--map Face=A.wav,Other=B.wav` gives each object its
-own audio (several --map, or repeated names, chain more files). Any failure prints one line
-and exits with status 1.
+Several --audio files (or folders of them) for one object are laid end to end from the scene's
+start frame, each an action in an NLA strip on a track of its own, over the object's own
+animation, each with its sound strip; `--map Face=A.wav,Other=B.wav` gives each object its own
+audio (several --map, or repeated names, chain more files). Any failure prints one line and
+exits with status 1. Run by path with Python, `--help` and the options work without `--`.
 
 Run by path, this file is not part of a package: it puts the folder holding the add-on package
 on sys.path and imports the package by its folder name, so the same file works from the source
@@ -36,7 +37,8 @@ def _parse(argv):
         prog="batch.py", description="Bake a2f facial animation from audio files, headless.")
     parser.add_argument("--scene", help="open this .blend first (default: Blender's current file, "
                         "or a new empty scene under plain Python)")
-    parser.add_argument("--audio", action="append", default=[], help="audio file (repeatable)")
+    parser.add_argument("--audio", action="append", default=[],
+                        help="audio file, or a folder of them baked in name order (repeatable)")
     parser.add_argument("--object", help="mesh object the --audio files animate")
     parser.add_argument("--map", action="append", default=[], metavar="OBJ=AUDIO[,OBJ=AUDIO]",
                         help="per-object audio for several characters (repeatable)")
@@ -50,26 +52,50 @@ def _parse(argv):
                         help="add missing ARKit shape keys as empty keys")
     parser.add_argument("--no-lip-contact", dest="lip_contact", action="store_false",
                         help="leave out the checkpoint's lip contact head")
+    parser.add_argument("--combine", choices=("REPLACE", "ADD"), default="REPLACE",
+                        help="the bake's NLA strips replace (default) or add to the animation below")
+    parser.add_argument("--no-sound-strip", dest="sound_strip", action="store_false",
+                        help="do not add each audio file to the Sequencer")
+    parser.add_argument("--no-frame-range", dest="frame_range", action="store_false",
+                        help="leave the scene's frame range as it is")
     parser.add_argument("--save", help="write the result to this .blend")
     args = parser.parse_args(argv)
     jobs = {}  # object name -> audio files, in order
     if args.audio:
         if not args.object:
             parser.error("--audio needs --object")
-        jobs.setdefault(args.object, []).extend(args.audio)
+        jobs.setdefault(args.object, []).extend(f for a in args.audio for f in _audio_files(a))
     for entry in ",".join(args.map).split(","):
         if entry:
             name, sep, audio = entry.partition("=")
             if not sep or not name or not audio:
                 parser.error(f"--map entry {entry!r} must be OBJECT=AUDIO")
-            jobs.setdefault(name, []).append(audio)
+            jobs.setdefault(name, []).extend(_audio_files(audio))
     if not jobs:
         parser.error("give --audio FILE --object NAME, or --map OBJECT=FILE")
     return args, jobs
 
 
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus"}
+
+
+def _audio_files(path) -> list:
+    """[path], or a folder's audio files in name order (a folder without any is an error)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return [path]
+    files = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise SystemExit(f"a2f batch: error: folder {path} holds no audio files "
+                         f"({', '.join(sorted(AUDIO_SUFFIXES))})")
+    return files
+
+
 def _script_args(argv):
-    return argv[argv.index("--") + 1:] if "--" in argv else []
+    """The script's own arguments: after `--`, or all of them when Python runs this file."""
+    if "--" in argv:
+        return argv[argv.index("--") + 1:]
+    return argv[1:] if argv and Path(argv[0]).resolve() == Path(__file__).resolve() else []
 
 
 def run(args, jobs) -> list:
@@ -80,7 +106,6 @@ def run(args, jobs) -> list:
     audio_source = importlib.import_module(f"{addon.__name__}.audio_source")
     bake = importlib.import_module(f"{addon.__name__}.bake")
     checkpoints = importlib.import_module(f"{addon.__name__}.checkpoints")
-    compat = importlib.import_module(f"{addon.__name__}.compat")
     core = importlib.import_module(f"{addon.__name__}.core")
 
     if args.scene:
@@ -95,7 +120,8 @@ def run(args, jobs) -> list:
     emotion = core.emotions.blend(checkpoint.emotions, core.emotions.parse_emotion_spec(args.emotion))
     settings = bake.BakeSettings(vertex_output=args.vertex_output,
                                  create_missing_keys=args.create_missing_keys,
-                                 lip_contact=args.lip_contact)
+                                 lip_contact=args.lip_contact, blend_type=args.combine,
+                                 emotion_label=args.emotion or "neutral")
     lines = []
     for name, files in jobs.items():
         obj = scene.objects.get(name)
@@ -106,8 +132,7 @@ def run(args, jobs) -> list:
         for path in files:
             clip = audio_source.clip_from_file(scene, path, args.offset_ms, frame_first=frame)
             result = bake.BakeJob(obj, clip, checkpoint, emotion, settings).run()
-            if len(files) > 1 and result.action is not None:
-                compat.push_to_nla(obj.data.shape_keys, "a2f")
+            audio_source.show_in_scene(scene, clip, path, args.sound_strip, args.frame_range)
             frame = clip.frame_first + clip.frame_count
             lines.append(result.summary(clip, obj))
     if args.save:

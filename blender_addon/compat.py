@@ -78,34 +78,19 @@ def uses_slots() -> bool:
     return "slots" in bpy.types.Action.bl_rna.properties
 
 
-def assign_new_action(id_data, name: str):
-    """Create an action, make it id_data's active one; returns (action, fcurves collection).
-
-    The fcurves collection is a slot's channelbag on 4.4+, the action itself before.
-    """
-    action = bpy.data.actions.new(name)
-    anim = id_data.animation_data or id_data.animation_data_create()
-    if not uses_slots():
-        action.id_root = id_data.id_type
-        anim.action = action
-        return action, action.fcurves
-    slot = action.slots.new(id_type=id_data.id_type, name=id_data.name)
-    anim.action = action
-    anim.action_slot = slot
-    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
-    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type='KEYFRAME')
-    return action, strip.channelbag(slot, ensure=True).fcurves
-
-
 def active_fcurves(id_data) -> list:
     """The F-curves id_data's active action animates it with (empty when it has none)."""
     anim = id_data.animation_data
     if anim is None or anim.action is None:
         return []
+    return action_fcurves(anim.action, active_action_slot(anim))
+
+
+def action_fcurves(action, slot) -> list:
+    """The F-curves of action for slot (slot is None before 4.4)."""
     if not uses_slots():
-        return list(anim.action.fcurves)
-    slot = anim.action_slot
-    for layer in anim.action.layers:
+        return list(action.fcurves)
+    for layer in action.layers:
         for strip in layer.strips:
             bag = strip.channelbag(slot) if slot else None
             if bag:
@@ -113,21 +98,35 @@ def active_fcurves(id_data) -> list:
     return []
 
 
-def push_to_nla(id_data, track_name: str):
-    """Move id_data's active action into an NLA strip at the action's first frame.
+def strip_fcurves(strip) -> list:
+    """The F-curves an NLA strip plays."""
+    return action_fcurves(strip.action, strip.action_slot if uses_slots() else None)
 
-    Strips go end to end on the track called track_name (created when missing); the slot the
-    action was assigned with travels along on 4.4+.
+
+def new_action(id_data, name: str):
+    """An action for id_data that nothing uses yet; returns (action, slot, fcurves).
+
+    slot is None before 4.4; fcurves is a slot's channelbag on 4.4+, the action itself before.
     """
-    anim = id_data.animation_data
-    action = anim.action
-    slot = anim.action_slot if uses_slots() else None
-    track = anim.nla_tracks.get(track_name) or anim.nla_tracks.new()
-    track.name = track_name
-    strip = track.strips.new(action.name, int(action.frame_range[0]), action)
+    action = bpy.data.actions.new(name)
+    if not uses_slots():
+        action.id_root = id_data.id_type
+        return action, None, action.fcurves
+    slot = action.slots.new(id_type=id_data.id_type, name=id_data.name)
+    strip = action.layers.new("Layer").strips.new(type='KEYFRAME')
+    return action, slot, strip.channelbag(slot, ensure=True).fcurves
+
+
+def active_action_slot(anim):
+    """The slot the active action animates with (4.4+), else None."""
+    return anim.action_slot if uses_slots() else None
+
+
+def new_nla_strip(track, name: str, frame_start: int, action, slot):
+    """An NLA strip playing action (through slot on 4.4+) from frame_start."""
+    strip = track.strips.new(name, int(frame_start), action)
     if slot is not None:
         strip.action_slot = slot
-    anim.action = None
     return strip
 
 

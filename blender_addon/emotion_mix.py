@@ -24,3 +24,12 @@ def mix(database: dict, first, second, intensity, blend) -> np.ndarray:
             cache[controls] = emotions.blend(database, weights)
         rows.append(cache[controls])
     return np.asarray(rows, np.float32).reshape(len(rows), -1)
+
+
+def label(first: str, second: str, intensity: float, blend: float) -> str:
+    """A short name for the panel's emotion controls: 'happy', 'happy 0.5', 'happy 0.7 + sad 0.3'."""
+    parts = [(first, intensity * (1.0 - blend)), (second, intensity * blend)]
+    parts = [(n, w) for n, w in parts if w > 0] or [("neutral", 1.0)]
+    if len(parts) == 1 and parts[0][1] == 1.0:
+        return parts[0][0]
+    return " + ".join(f"{n} {w:.2g}" for n, w in parts)

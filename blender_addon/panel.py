@@ -45,6 +45,9 @@ class A2F_PT_generate(_Sidebar, bpy.types.Panel):
                                   f"at {scene_fps(context.scene):.3f} fps")
         else:
             layout.prop(settings, "audio_path")
+            col = layout.column(heading="After Baking")
+            col.prop(settings, "add_sound_strip")
+            col.prop(settings, "extend_frame_range")
         row = layout.row(align=True)
         row.prop(settings, "checkpoint_path")
         row.operator("a2f.choose_checkpoint", text="", icon='FILEBROWSER')
@@ -56,6 +59,7 @@ class A2F_PT_generate(_Sidebar, bpy.types.Panel):
         row = layout.row()
         row.active = checkpoints.has_lip_contact(settings.checkpoint_path)  # greyed: no head
         row.prop(settings, "lip_contact")
+        layout.prop(settings, "blend_type", expand=True)
         layout.operator("a2f.generate", icon='PLAY_SOUND')
         if settings.last_report:
             layout.label(text=settings.last_report, icon='INFO')

@@ -8,6 +8,7 @@ import bpy
 import numpy as np
 
 from . import checkpoints, compat
+from .nla import BLEND_MODES
 from .preferences import VERTEX_OUTPUTS
 
 _item_cache = {}  # Blender needs the strings of dynamic enum items kept alive
@@ -71,6 +72,15 @@ class A2FSettings(bpy.types.PropertyGroup):
         name="Lip Contact", default=True,
         description="Shut the lips where the checkpoint's lip contact head hears p, b or m "
                     "(weights checkpoints that have one, like the bundled model)")
+    blend_type: bpy.props.EnumProperty(
+        name="Combine", default='REPLACE', items=BLEND_MODES,
+        description="How the bake's NLA strip combines with the animation below it")
+    add_sound_strip: bpy.props.BoolProperty(
+        name="Add Sound Strip", default=True,
+        description="Baking from a file adds it to the Sequencer at the bake's first frame")
+    extend_frame_range: bpy.props.BoolProperty(
+        name="Extend Frame Range", default=True,
+        description="Baking from a file makes the scene's frame range cover it")
     create_missing_keys: bpy.props.BoolProperty(
         name="Create Missing ARKit Keys", description="Add the ARKit shape keys the mesh lacks, empty")
     use_mapping: bpy.props.BoolProperty(

@@ -21,15 +21,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.blender]  # renders a scene in Blend
 PROBE = """
 import json, sys
 import bpy, aud
-from blender_addon import compat
+from blender_addon import nla
 bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
 scene = bpy.context.scene
 faces = {}
 for obj in bpy.data.objects:
     if obj.type == "MESH" and obj.data.shape_keys:
         curves = {fc.data_path.split('"')[1]: len(fc.keyframe_points)
-                  for fc in compat.active_fcurves(obj.data.shape_keys)}
-        faces[obj.name] = {"action": obj.data.shape_keys.animation_data.action.name,
+                  for fc in nla.latest_bake_fcurves(obj.data.shape_keys)}
+        faces[obj.name] = {"action": nla.bake_strips(obj.data.shape_keys)[-1].action.name,
                            "keys": len(obj.data.shape_keys.key_blocks), "curves": curves}
 clip = bpy.data.movieclips.load(sys.argv[2])
 sound = aud.Sound(sys.argv[2])

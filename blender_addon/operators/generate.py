@@ -49,14 +49,17 @@ def build_job(context):
         clip = audio_source.clip_from_strip(scene, settings.sound_strip(scene), settings.offset_ms)
     else:
         clip = audio_source.clip_from_file(scene, settings.audio_path, settings.offset_ms)
-    emotion = emotion_mix.mix(checkpoint.emotions, *properties.emotion_controls(scene, clip.frames))
+    controls = properties.emotion_controls(scene, clip.frames)
+    emotion = emotion_mix.mix(checkpoint.emotions, *controls)
+    label = emotion_mix.label(*(c[0] for c in controls))
     vertex_output = settings.vertex_output
     if vertex_output == 'DEFAULT':
         prefs = preferences.get(context)
         vertex_output = prefs.vertex_output if prefs is not None else 'SHAPE_KEYS'
     options = bake.BakeSettings(vertex_output=vertex_output, overrides=settings.overrides(),
                                 create_missing_keys=settings.create_missing_keys,
-                                cache_dir=settings.cache_dir, lip_contact=settings.lip_contact)
+                                cache_dir=settings.cache_dir, lip_contact=settings.lip_contact,
+                                emotion_label=label, blend_type=settings.blend_type)
     return bake.BakeJob(settings.target_object(context), clip, checkpoint, emotion, options)
 
 
@@ -124,6 +127,11 @@ class A2F_OT_generate(bpy.types.Operator):
         context.workspace.status_text_set(None)
 
     def _report_done(self, context, job, result):
+        settings = context.scene.a2f
+        if settings.source == 'FILE':
+            from .. import audio_source
+            audio_source.show_in_scene(context.scene, job.clip, settings.audio_path,
+                                       settings.add_sound_strip, settings.extend_frame_range)
         text = result.summary(job.clip, job.obj)
         strip = (compat.find_sound_strip(context.scene, job.clip.name)
                  if context.scene.a2f.source == 'STRIP' else None)

@@ -13,13 +13,13 @@ from a2f_core.emotions import blend
 from a2f_core.infer import Animator
 from tests.tolerance import BAKE_ATOL, float32_atol
 
-from blender_addon import checkpoints, compat
+from blender_addon import checkpoints, compat, nla
 
 
 def keyed(obj):
-    """{data_path: (frames, values)} of the mesh's active shape-key action."""
+    """{data_path: (frames, values)} of the mesh's latest bake (its top a2f NLA strip)."""
     out = {}
-    for fc in compat.active_fcurves(obj.data.shape_keys):
+    for fc in compat.strip_fcurves(nla.bake_strips(obj.data.shape_keys)[-1]):
         co = np.empty(2 * len(fc.keyframe_points))
         fc.keyframe_points.foreach_get("co", co)
         out[fc.data_path] = (co[0::2], co[1::2])
@@ -42,8 +42,8 @@ def test_strip_at_frame_101_at_24_fps_matches_infer(scene, weights_ckpt, speech)
     assert strip.frame_final_duration == math.ceil(2.5 * 24) == len(expected) == 60
     curves = keyed(face)
     assert len(curves) == 52
-    action = face.data.shape_keys.animation_data.action
-    assert action.name == "VO_01"
+    (strip,) = nla.bake_strips(face.data.shape_keys)
+    assert strip.action.name == "VO_01" and strip.id_data.animation_data.action is None
     for c, name in enumerate(ARKIT_NAMES):
         frames, values = curves[f'key_blocks["A_{name}"].value']
         assert len(frames) == 60

@@ -35,7 +35,8 @@ INSTALL_AND_BAKE = textwrap.dedent("""
     s = bpy.context.scene.a2f
     s.source, s.audio_path, s.checkpoint_path = 'FILE', wav, ckpt
     assert bpy.ops.a2f.generate() == {'FINISHED'}
-    print("BAKED", module.__name__, face.data.shape_keys.animation_data.action.name, flush=True)
+    (track,) = face.data.shape_keys.animation_data.nla_tracks
+    print("BAKED", module.__name__, track.name, track.strips[0].action.name, flush=True)
     import os
     os._exit(0)  # skip interpreter teardown: bpy 4.2's module crashes there (see bpy_fixtures.py)
 """)
@@ -76,4 +77,4 @@ def test_built_zip_installs_enables_and_bakes(built_zip, mode, tmp_path, weights
                            str(speech), str(weights_ckpt.path)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "BAKED" in done.stdout and "line_01" in done.stdout
+    assert "BAKED" in done.stdout and "a2f: line_01 (neutral) line_01" in done.stdout

@@ -20,7 +20,7 @@ if str(REPO) not in sys.path:
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
-from blender_addon import batch, compat  # noqa: E402
+from blender_addon import batch, nla  # noqa: E402
 from training.demo import blender_render, blender_scene, moments  # noqa: E402
 from training.synth.demo_head import load_demo_head  # noqa: E402
 
@@ -40,15 +40,15 @@ def _parse(argv):
 def _bake(blend: Path, audio: Path, object_name: str, checkpoint: str, emotion: str):
     status = batch.main(["batch.py", "--", "--scene", str(blend), "--audio", str(audio),
                          "--object", object_name, "--checkpoint", checkpoint,
-                         "--emotion", emotion, "--save", str(blend)])
+                         "--emotion", emotion, "--no-sound-strip", "--save", str(blend)])
     if status:
         sys.exit(status)
 
 
 def _baked_weights(scene, obj, names, frames) -> np.ndarray:
-    """(T, C) values the object's active action gives its shape keys names on frames."""
+    """(T, C) values the object's bake gives its shape keys names on frames."""
     values = np.zeros((len(frames), len(names)), np.float32)
-    for fcurve in compat.active_fcurves(obj.data.shape_keys):
+    for fcurve in nla.latest_bake_fcurves(obj.data.shape_keys):
         name = fcurve.data_path.split('"')[1]
         if name in names:
             values[:, names.index(name)] = [fcurve.evaluate(f) for f in frames]
