@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import contact
+from . import contact, topology
 from .atomic import atomic_write
 from .config import ModelConfig, parameter_shapes
 from .errors import CheckpointError
@@ -235,6 +235,8 @@ def _build(path: Path, header: dict, data, arrays=None) -> Checkpoint:
                 or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names)):
             raise CheckpointError(f"channel_names must be {config.output_size} distinct names")
     contact.validate(config, tensors, meta)
+    if config.output_kind == "vertices" and "topology" in meta:
+        topology.parse(meta["topology"], config.output_size // 3)
     emotions = _parse_emotions(meta["emotions"], config.emotion_dim)
     return Checkpoint(path, config, tensors, meta, emotions)
 

@@ -24,7 +24,7 @@ import bpy
 import numpy as np
 
 from . import compat, nla
-from .core import A2FError, arkit, infer
+from .core import A2FError, arkit, infer, topology
 from .name_matching import match_channels
 
 MEAN_KEY = "a2f mean"
@@ -234,11 +234,22 @@ def not_editable(obj):
 
 
 def _check_vertex_count(obj, checkpoint):
+    """The mesh must be the model's: its vertex count, and its edges where the checkpoint
+    stores their fingerprint (older checkpoints do not: only the count is checked)."""
     expected = len(checkpoint.template)
+    name = Path(checkpoint.path).name
     if len(obj.data.vertices) != expected:
         raise A2FError(f"'{obj.name}' has {len(obj.data.vertices)} vertices but "
-                       f"{Path(checkpoint.path).name} animates meshes of {expected}; use the mesh "
+                       f"{name} animates meshes of {expected}; use the mesh "
                        "the model was trained on (same vertex count and order)")
+    if "topology" not in checkpoint.meta:
+        return
+    edges = np.empty(2 * len(obj.data.edges), np.int32)
+    obj.data.edges.foreach_get("vertices", edges)
+    reason = topology.mismatch(checkpoint.meta["topology"], expected, edges.reshape(-1, 2))
+    if reason:
+        raise A2FError(f"'{obj.name}' is not the mesh {name} animates: {reason}; use the mesh "
+                       "the model was trained on, with its vertex order")
 
 
 def _key_value_path(key_name: str) -> str:
