@@ -4,7 +4,7 @@ The zip holds one folder, `a2f/`, with blender_manifest.toml and __init__.py, so
 both as an extension (Blender finds the manifest in a single top folder) and as a legacy
 add-on (the folder becomes the module). The core is copied from the source tree at build time,
 never kept twice in the repository; torch-only modules stay out, and the bundled default
-models go in when they exist. Nothing is downloaded and nothing is pip-installed into Blender.
+models and the shipped retarget presets go in. Nothing is downloaded and nothing is pip-installed into Blender.
 """
 
 import argparse
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 ADDON = ROOT / "blender_addon"
 CORE = ROOT / "a2f_core"
 CORE_EXCLUDE = {"model.py", "losses.py"}  # torch: training only
-MODEL_SUFFIXES = {".safetensors"}
+DATA_SUFFIXES = {".safetensors", ".json"}  # bundled models, retarget presets
 
 
 def addon_files():
@@ -28,7 +28,7 @@ def addon_files():
         rel = p.relative_to(CORE)
         if "__pycache__" in rel.parts or not p.is_file():
             continue
-        if p.suffix == ".py" and p.name not in CORE_EXCLUDE or p.suffix in MODEL_SUFFIXES:
+        if p.suffix == ".py" and p.name not in CORE_EXCLUDE or p.suffix in DATA_SUFFIXES:
             files.append((p, Path("a2f") / "a2f_core" / rel))
     return files
 

@@ -42,18 +42,21 @@ class BakeSettings:
     create_missing_keys: bool = False  # add the ARKit shape keys the mesh lacks, empty
     cache_dir: str = "//a2f_cache"     # folder of point-cache files (may be blend-relative)
     lip_contact: bool = True           # apply the checkpoint's lip contact head, if it has one
+    preset: object = None              # a2f_core.retarget.Preset: channels -> the rig's keys
     emotion_label: str = "neutral"     # names the bake's NLA track with the audio
     blend_type: str = "REPLACE"        # the bake's strip over the animation: "REPLACE" or "ADD"
 
 
 @dataclass
 class BakeResult:
-    action: object        # the new action, or None for a point cache
-    keyed: list           # shape keys (or files) written
-    unmatched: list       # channels of a weights model no shape key took
+    action: object        # the (first mesh's) new action, or None for a point cache
+    keyed: list           # shape keys (or files) written, on any of the meshes
+    unmatched: list       # channels (or preset targets) no shape key took on any mesh
+    objects: list = field(default_factory=list)  # names of the meshes baked
 
     def summary(self, clip, obj) -> str:
-        text = (f"baked {clip.frame_count} frames of '{clip.name}' onto '{obj.name}' "
+        names = ", ".join(f"'{n}'" for n in self.objects or [obj.name])
+        text = (f"baked {clip.frame_count} frames of '{clip.name}' onto {names} "
                 f"({len(self.keyed)} channels)")
         if self.unmatched:
             shown = ", ".join(self.unmatched[:6])
@@ -63,20 +66,32 @@ class BakeResult:
 
 
 class BakeJob:
-    """One bake of clip onto obj: `step()` until it returns True, then `apply()`."""
+    """One bake of clip onto one mesh or several (face, teeth, tongue...): `step()` until it
+    returns True, then `apply()`, which writes every mesh in one go (one undo step)."""
 
     def __init__(self, obj, clip, checkpoint, emotion, settings: BakeSettings):
-        """emotion: (E,) or (clip.frame_count, E) float32."""
-        if obj is None or obj.type != 'MESH':
+        """obj: a mesh object or a list of them, the face first; emotion: (E,) or
+        (clip.frame_count, E) float32."""
+        objs = list(obj) if isinstance(obj, (list, tuple)) else [obj]
+        if not objs or any(o is None or o.type != 'MESH' for o in objs):
             raise A2FError("the target must be a mesh object; select the face mesh")
-        reason = not_editable(obj)
-        if reason:
-            raise A2FError(reason)
-        self.obj, self.clip, self.checkpoint, self.settings = obj, clip, checkpoint, settings
+        for o in objs:
+            reason = not_editable(o)
+            if reason:
+                raise A2FError(reason)
+        self.obj, self.clip, self.checkpoint, self.settings = objs[0], clip, checkpoint, settings
         if checkpoint.kind == "vertices":
-            _check_vertex_count(obj, checkpoint)
+            if len(objs) > 1:
+                raise A2FError(f"a vertex model animates one mesh; select only '{objs[0].name}'")
+            if settings.preset is not None:
+                raise A2FError("a retarget preset maps a weights model's channels; clear the "
+                               "preset to bake this vertex model")
+            _check_vertex_count(self.obj, checkpoint)
+            self.objs = objs
         else:
-            self._check_some_channel_matches()
+            if settings.preset is not None:  # a preset reading channels the model lacks fails here
+                settings.preset.apply(checkpoint.channel_names, np.zeros((0, len(checkpoint.channel_names))))
+            self.objs = self._meshes_that_match(objs)
         self._animator = infer.Animator(checkpoint, settings.lip_contact)
         n = self._animator.frame_count(clip.samples, clip.fps, clip.start_seconds)
         emotion = np.asarray(emotion, np.float32)
@@ -122,34 +137,56 @@ class BakeJob:
 
     # --- weights --------------------------------------------------------------------------
 
-    def _matches(self, key_names):
-        return match_channels(self.checkpoint.channel_names, key_names, self.settings.overrides)
+    def _target_names(self) -> list:
+        """What the bake keys: the preset's targets, or the model's channels."""
+        preset = self.settings.preset
+        return list(preset.targets) if preset is not None else self.checkpoint.channel_names
 
-    def _check_some_channel_matches(self):
-        if self.settings.create_missing_keys and set(self.checkpoint.channel_names) & set(arkit.ARKIT_NAMES):
-            return
-        mapping, _ = self._matches(shape_key_names(self.obj))
-        if not mapping:
-            raise A2FError(f"no shape key of '{self.obj.name}' matches a channel of "
-                           f"{Path(self.checkpoint.path).name} (e.g. {self.checkpoint.channel_names[0]}); "
-                           "enable 'Create missing ARKit keys' or edit the name mapping")
+    def _matches(self, obj):
+        overrides = self.settings.overrides if self.settings.preset is None else {}
+        return match_channels(self._target_names(), shape_key_names(obj), overrides)
+
+    def _creates_keys(self) -> bool:
+        return (self.settings.create_missing_keys and self.settings.preset is None
+                and bool(set(self.checkpoint.channel_names) & set(arkit.ARKIT_NAMES)))
+
+    def _meshes_that_match(self, objs) -> list:
+        """The meshes that get keys: every one with a matching shape key (the first always when
+        missing keys are created); an error when none has one."""
+        matching = [o for i, o in enumerate(objs) if self._matches(o)[0] or (i == 0 and self._creates_keys())]
+        if matching:
+            return matching
+        names = self._target_names()
+        source = (f"preset '{self.settings.preset.name}'" if self.settings.preset is not None
+                  else Path(self.checkpoint.path).name)
+        meshes = " or ".join(f"'{o.name}'" for o in objs)
+        what = "a target of" if self.settings.preset is not None else "a channel of"
+        advice = ("choose the preset made for this rig" if self.settings.preset is not None
+                  else "enable 'Create missing ARKit keys', choose a retarget preset or edit the name mapping")
+        raise A2FError(f"no shape key of {meshes} matches {what} {source} (e.g. {names[0]}); {advice}")
 
     def _write_weights(self, weights: np.ndarray) -> BakeResult:
-        if self.settings.create_missing_keys:
-            mapping, unmatched = self._matches(shape_key_names(self.obj))
-            for name in unmatched:
-                if name in arkit.ARKIT_NAMES and self.settings.overrides.get(name, None) != "":
-                    _shape_key(self.obj, name)
-        mapping, unmatched = self._matches(shape_key_names(self.obj))
-        column = {c: i for i, c in enumerate(self.checkpoint.channel_names)}
-        curves = {_key_value_path(k): weights[:, column[c]] for c, k in mapping.items()}
-        action = self._write_action(curves)
-        return BakeResult(action, sorted(mapping.values()), unmatched)
+        values = weights
+        if self.settings.preset is not None:
+            values = self.settings.preset.apply(self.checkpoint.channel_names, weights)
+        column = {c: i for i, c in enumerate(self._target_names())}
+        actions, keyed, unmatched = [], set(), None
+        for i, obj in enumerate(self.objs):
+            if i == 0 and self._creates_keys():
+                for name in self._matches(obj)[1]:
+                    if name in arkit.ARKIT_NAMES and self.settings.overrides.get(name, None) != "":
+                        _shape_key(obj, name)
+            mapping, missing = self._matches(obj)
+            curves = {_key_value_path(k): values[:, column[c]] for c, k in mapping.items()}
+            actions.append(self._write_action(obj, curves))
+            keyed.update(mapping.values())
+            unmatched = [c for c in (missing if unmatched is None else unmatched) if c in missing]
+        return BakeResult(actions[0], sorted(keyed), unmatched, [o.name for o in self.objs])
 
-    def _write_action(self, curves: dict):
+    def _write_action(self, obj, curves: dict):
         """A new action with one F-curve per data path (values on the clip's frames, or on its
         first frames when shorter), played in an NLA strip over the shape keys' animation."""
-        key = self.obj.data.shape_keys
+        key = obj.data.shape_keys
         action, slot, fcurves = compat.new_action(key, self.clip.name)
         for path, values in curves.items():
             write_keys(fcurves, path, self.clip.frames[:len(values)], values)
@@ -171,7 +208,7 @@ class BakeJob:
             _set_key_coords(block, basis + w[:, k] * scale[k])
         curves = {_key_value_path(MEAN_KEY): np.ones(1)}
         curves.update({_key_value_path(n): hidden[:, k] / scale[k] for k, n in enumerate(names)})
-        action = self._write_action(curves)
+        action = self._write_action(self.obj, curves)
         return BakeResult(action, [MEAN_KEY] + names, [])
 
     def _write_point_cache(self, offsets: np.ndarray) -> BakeResult:

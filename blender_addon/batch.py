@@ -39,11 +39,14 @@ def _parse(argv):
                         "or a new empty scene under plain Python)")
     parser.add_argument("--audio", action="append", default=[],
                         help="audio file, or a folder of them baked in name order (repeatable)")
-    parser.add_argument("--object", help="mesh object the --audio files animate")
+    parser.add_argument("--object", help="mesh object the --audio files animate; NAME+NAME+... "
+                        "bakes several (face, teeth, tongue) with the same curves")
     parser.add_argument("--map", action="append", default=[], metavar="OBJ=AUDIO[,OBJ=AUDIO]",
                         help="per-object audio for several characters (repeatable)")
     parser.add_argument("--checkpoint", default="", help="checkpoint file (default: bundled model)")
     parser.add_argument("--emotion", default="", help="e.g. happy or happy=0.8,sad=0.2")
+    parser.add_argument("--preset", default="", help="retarget preset: a shipped name "
+                        "(oculus_visemes, preston_blair, vrm_vowels, cc4_extended, ...) or a .json file")
     parser.add_argument("--fps", type=float, help="set the scene frame rate, e.g. 24 or 29.97")
     parser.add_argument("--offset-ms", type=float, default=0.0, help="positive: the face lags")
     parser.add_argument("--vertex-output", choices=("SHAPE_KEYS", "POINT_CACHE"),
@@ -107,6 +110,7 @@ def run(args, jobs) -> list:
     bake = importlib.import_module(f"{addon.__name__}.bake")
     checkpoints = importlib.import_module(f"{addon.__name__}.checkpoints")
     core = importlib.import_module(f"{addon.__name__}.core")
+    preset = core.retarget.load_preset(args.preset) if args.preset else None
 
     if args.scene:
         bpy.ops.wm.open_mainfile(filepath=str(Path(args.scene).resolve()))
@@ -120,21 +124,23 @@ def run(args, jobs) -> list:
     emotion = core.emotions.blend(checkpoint.emotions, core.emotions.parse_emotion_spec(args.emotion))
     settings = bake.BakeSettings(vertex_output=args.vertex_output,
                                  create_missing_keys=args.create_missing_keys,
-                                 lip_contact=args.lip_contact, blend_type=args.combine,
+                                 lip_contact=args.lip_contact, blend_type=args.combine, preset=preset,
                                  emotion_label=args.emotion or "neutral")
     lines = []
-    for name, files in jobs.items():
-        obj = scene.objects.get(name)
-        if obj is None:
-            raise core.A2FError(f"no object '{name}' in the scene; objects: "
-                                f"{', '.join(o.name for o in scene.objects) or 'none'}")
+    for names, files in jobs.items():
+        objs = []
+        for name in names.split("+"):
+            objs.append(scene.objects.get(name))
+            if objs[-1] is None:
+                raise core.A2FError(f"no object '{name}' in the scene; objects: "
+                                    f"{', '.join(o.name for o in scene.objects) or 'none'}")
         frame = scene.frame_start
         for path in files:
             clip = audio_source.clip_from_file(scene, path, args.offset_ms, frame_first=frame)
-            result = bake.BakeJob(obj, clip, checkpoint, emotion, settings).run()
+            result = bake.BakeJob(objs, clip, checkpoint, emotion, settings).run()
             audio_source.show_in_scene(scene, clip, path, args.sound_strip, args.frame_range)
             frame = clip.frame_first + clip.frame_count
-            lines.append(result.summary(clip, obj))
+            lines.append(result.summary(clip, objs[0]))
     if args.save:
         bpy.ops.wm.save_as_mainfile(filepath=str(Path(args.save).resolve()))
     return lines

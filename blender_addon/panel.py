@@ -32,7 +32,9 @@ class A2F_PT_generate(_Sidebar, bpy.types.Panel):
         settings = context.scene.a2f
         layout.prop(settings, "target", text="Mesh")
         if settings.target is None and context.active_object is not None:
-            layout.label(text=f"Using active object '{context.active_object.name}'", icon='INFO')
+            others = len(settings.target_objects(context)) - 1
+            more = f" and {others} other selected mesh{'es' if others > 1 else ''}" if others else ""
+            layout.label(text=f"Using active object '{context.active_object.name}'{more}", icon='INFO')
         layout.prop(settings, "source", expand=True)
         if settings.source == 'STRIP':
             editor = context.scene.sequence_editor
@@ -83,6 +85,15 @@ class A2F_PT_mapping(_Sidebar, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         settings = context.scene.a2f
+        row = layout.row(align=True)
+        row.prop(settings, "retarget_preset", text="Preset")
+        row.operator("a2f.use_preset", text="", icon='PRESET')
+        row.operator("a2f.load_preset", text="", icon='FILEBROWSER')
+        row.operator("a2f.save_preset", text="", icon='FILE_TICK')
+        if settings.retarget_preset:
+            layout.label(text="The preset maps channels to shape keys; the list below is not used",
+                         icon='INFO')
+            return
         layout.prop(settings, "create_missing_keys")
         row = layout.row(align=True)
         for preset, text in (('ARKIT', "ARKit"), ('CHECKPOINT', "Checkpoint"), ('CLEAR', "Clear")):

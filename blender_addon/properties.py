@@ -38,7 +38,7 @@ class A2FMappingItem(bpy.types.PropertyGroup):
 class A2FSettings(bpy.types.PropertyGroup):
     target: bpy.props.PointerProperty(
         name="Target", type=bpy.types.Object, poll=_is_mesh,
-        description="Mesh to animate (empty: the active object)")
+        description="Mesh to animate (empty: the active object and the other selected meshes)")
     source: bpy.props.EnumProperty(
         name="Audio", default='STRIP',
         items=(('STRIP', "Sound Strip", "A sound strip of the scene's sequencer"),
@@ -83,6 +83,10 @@ class A2FSettings(bpy.types.PropertyGroup):
         description="Baking from a file makes the scene's frame range cover it")
     create_missing_keys: bpy.props.BoolProperty(
         name="Create Missing ARKit Keys", description="Add the ARKit shape keys the mesh lacks, empty")
+    retarget_preset: bpy.props.StringProperty(
+        name="Retarget Preset",
+        description="A shipped preset's name (e.g. oculus_visemes) or a preset file (.json) "
+                    "mapping the model's channels onto the rig's shape keys; empty: match by name")
     use_mapping: bpy.props.BoolProperty(
         name="Use Mapping List", description="Let the mapping list override automatic name matching")
     mapping: bpy.props.CollectionProperty(type=A2FMappingItem)
@@ -91,6 +95,15 @@ class A2FSettings(bpy.types.PropertyGroup):
 
     def target_object(self, context):
         return self.target or context.active_object
+
+    def target_objects(self, context) -> list:
+        """The meshes a bake animates: the Target; else the active object and every other
+        selected mesh (teeth, tongue, eyelashes...), by name."""
+        first = self.target_object(context)
+        if first is None or self.target is not None:
+            return [first] if first is not None else []
+        others = [o for o in context.selected_objects if o is not first and o.type == 'MESH']
+        return [first] + sorted(others, key=lambda o: o.name)
 
     def sound_strip(self, scene):
         """The chosen sound strip (when none is chosen: the first one that is not muted), or None."""

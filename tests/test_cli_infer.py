@@ -63,7 +63,20 @@ def test_vertices_json_are_absolute(tmp_path, speech_wav, vertices_ckpt):
     assert np.allclose(v, offsets + ckpt.template, rtol=0, atol=5e-7 + float32_atol(v))
 
 
+def test_a_preset_writes_the_rigs_targets(tmp_path, speech_wav, weights_ckpt):
+    from a2f_core.retarget import load_preset
+    out = tmp_path / "visemes.json"
+    a2f("infer", speech_wav, "--checkpoint", weights_ckpt, "--preset", "oculus_visemes", "-o", out)
+    doc = json.loads(out.read_text())
+    ckpt, preset = load_checkpoint(weights_ckpt), load_preset("oculus_visemes")
+    assert doc["names"] == list(preset.targets) and doc["names"][:2] == ["viseme_sil", "viseme_PP"]
+    expected = Animator(ckpt).animate(load_audio(speech_wav), 30, ckpt.emotions["neutral"])
+    assert np.allclose(doc["weights"], preset.apply(ckpt.channel_names, expected), atol=1e-5)
+
+
 @pytest.mark.parametrize("args,message", [
+    (["--preset", "nothing"], "no preset file nothing and no shipped preset of that name; shipped: arkit"),
+    (["--preset", "oculus_visemes", "-o", "x.csv"], "Live Link Face .csv needs"),
     (["--emotion", "furious"], "unknown emotion 'furious'; this checkpoint has: happy, neutral, sad"),
     (["--start-seconds", "999"], "outside the audio"),
     (["-o", "/nonexistent-dir/x.npz"], "does not exist"),

@@ -13,6 +13,7 @@ from a2f_core.errors import A2FError
 from a2f_core.export import FORMATS, write_animation
 from a2f_core.infer import Animator
 from a2f_core.models import default_checkpoint
+from a2f_core.retarget import load_preset, shipped_presets
 
 
 def add_arguments(parser):
@@ -27,10 +28,16 @@ def add_arguments(parser):
                         help="animate from this time in the audio (frame 0 is at that time)")
     parser.add_argument("--no-lip-contact", dest="lip_contact", action="store_false",
                         help="leave out the checkpoint's lip contact head (a2f contact)")
+    parser.add_argument("--preset", help="retarget preset: the output has the rig's targets instead "
+                        f"of the model's channels; a shipped name ({', '.join(shipped_presets())}) "
+                        "or a .json file (docs/blender.md, 'Retarget presets')")
 
 
 def run(args) -> int:
     checkpoint = load_checkpoint(args.checkpoint or default_checkpoint())
+    preset = load_preset(args.preset) if args.preset else None
+    if preset is not None and checkpoint.kind != "weights":
+        raise A2FError("--preset maps a weights model's channels; this checkpoint outputs vertices")
     emotion = blend(checkpoint.emotions, parse_emotion_spec(args.emotion))
     samples = open_audio(args.audio)  # an hour of audio streams: memory stays bounded
     duration = len(samples) / SAMPLE_RATE
@@ -45,9 +52,12 @@ def run(args) -> int:
             chunks.append(frames)
             bar.update(len(frames))
     frames = np.concatenate(chunks)
+    names = checkpoint.channel_names
     if checkpoint.kind == "vertices":
         frames = frames.reshape(len(frames), -1, 3) + checkpoint.template
-    write_animation(args.output, frames, args.fps, checkpoint.channel_names)
+    elif preset is not None:
+        frames, names = preset.apply(names, frames), list(preset.targets)
+    write_animation(args.output, frames, args.fps, names)
     print(f"{Path(args.output)}: {len(frames)} frames at {args.fps:g} fps "
           f"({duration - args.start_seconds:.2f} s of audio, {checkpoint.kind})")
     return 0

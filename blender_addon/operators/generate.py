@@ -42,6 +42,7 @@ def problem(context):
 def build_job(context):
     """A bake.BakeJob for the scene's a2f settings; A2FError when an input is unusable."""
     from .. import audio_source, bake, emotion_mix
+    from .retarget_preset import load as load_preset
     scene = context.scene
     settings = scene.a2f
     checkpoint = checkpoints.load(settings.checkpoint_path)
@@ -59,8 +60,9 @@ def build_job(context):
     options = bake.BakeSettings(vertex_output=vertex_output, overrides=settings.overrides(),
                                 create_missing_keys=settings.create_missing_keys,
                                 cache_dir=settings.cache_dir, lip_contact=settings.lip_contact,
-                                emotion_label=label, blend_type=settings.blend_type)
-    return bake.BakeJob(settings.target_object(context), clip, checkpoint, emotion, options)
+                                emotion_label=label, blend_type=settings.blend_type,
+                                preset=load_preset(settings.retarget_preset))
+    return bake.BakeJob(settings.target_objects(context), clip, checkpoint, emotion, options)
 
 
 class A2F_OT_generate(bpy.types.Operator):

@@ -11,6 +11,7 @@ import pytest
 from bpy_fixtures import REPO
 
 import build_addon
+from a2f_core.retarget import shipped_presets
 
 INSTALL_AND_BAKE = textwrap.dedent("""
     import sys, bpy, addon_utils
@@ -34,6 +35,7 @@ INSTALL_AND_BAKE = textwrap.dedent("""
     face.shape_key_add(name="jawOpen")
     s = bpy.context.scene.a2f
     s.source, s.audio_path, s.checkpoint_path = 'FILE', wav, ckpt
+    s.retarget_preset = "arkit"  # a shipped preset, read from the installed copy
     assert bpy.ops.a2f.generate() == {'FINISHED'}
     (track,) = face.data.shape_keys.animation_data.nla_tracks
     print("BAKED", module.__name__, track.name, track.strips[0].action.name, flush=True)
@@ -62,7 +64,9 @@ def test_zip_holds_the_addon_and_a_numpy_only_core(built_zip):
     names = zipfile.ZipFile(built_zip).namelist()
     assert built_zip.name == "a2f-0.1.0.zip"
     assert {"a2f/blender_manifest.toml", "a2f/__init__.py", "a2f/batch.py",
-            "a2f/a2f_core/infer.py", "a2f/a2f_core/checkpoint.py"} <= set(names)
+            "a2f/a2f_core/infer.py", "a2f/a2f_core/checkpoint.py", "a2f/nla.py",
+            "a2f/a2f_core/retarget.py", "a2f/a2f_core/topology.py"} <= set(names)
+    assert {f"a2f/a2f_core/presets/{stem}.json" for stem in shipped_presets()} <= set(names)
     assert not any(n.endswith(("model.py", "losses.py")) or "__pycache__" in n for n in names)
     assert not any(n.startswith("a2f/a2f_core/") for n in os.listdir(REPO / "blender_addon"))
 
