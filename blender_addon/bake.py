@@ -23,10 +23,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import compat, nla
+from . import armature, compat, nla
 from .core import A2FError, arkit, infer, topology
 from .name_matching import match_channels
 
+TARGET_TYPES = ('MESH', 'ARMATURE')  # shape keys, or poses blended onto bones (armature.py)
 MEAN_KEY = "a2f mean"
 BASIS_KEY = "a2f basis {:03d}"
 CACHE_MODIFIER = "a2f cache"
@@ -73,16 +74,18 @@ class BakeJob:
         """obj: a mesh object or a list of them, the face first; emotion: (E,) or
         (clip.frame_count, E) float32."""
         objs = list(obj) if isinstance(obj, (list, tuple)) else [obj]
-        if not objs or any(o is None or o.type != 'MESH' for o in objs):
-            raise A2FError("the target must be a mesh object; select the face mesh")
+        if not objs or any(o is None or o.type not in TARGET_TYPES for o in objs):
+            raise A2FError("the target must be a mesh or an armature; select the face mesh or rig")
         for o in objs:
             reason = not_editable(o)
             if reason:
                 raise A2FError(reason)
         self.obj, self.clip, self.checkpoint, self.settings = objs[0], clip, checkpoint, settings
+        self._pose_cache = {}
         if checkpoint.kind == "vertices":
-            if len(objs) > 1:
-                raise A2FError(f"a vertex model animates one mesh; select only '{objs[0].name}'")
+            if len(objs) > 1 or objs[0].type != 'MESH':
+                raise A2FError(f"a vertex model animates one mesh, the one it was trained on; "
+                               f"select only that mesh, not '{objs[-1].name}'")
             if settings.preset is not None:
                 raise A2FError("a retarget preset maps a weights model's channels; clear the "
                                "preset to bake this vertex model")
@@ -143,8 +146,16 @@ class BakeJob:
         return list(preset.targets) if preset is not None else self.checkpoint.channel_names
 
     def _matches(self, obj):
+        """(target -> shape key or pose action name, unmatched targets) for obj."""
+        if obj.type == 'ARMATURE':
+            return match_channels(self._target_names(), list(self._poses(obj)))
         overrides = self.settings.overrides if self.settings.preset is None else {}
         return match_channels(self._target_names(), shape_key_names(obj), overrides)
+
+    def _poses(self, obj) -> dict:
+        if obj.name not in self._pose_cache:
+            self._pose_cache[obj.name] = armature.poses(obj)
+        return self._pose_cache[obj.name]
 
     def _creates_keys(self) -> bool:
         return (self.settings.create_missing_keys and self.settings.preset is None
@@ -153,7 +164,8 @@ class BakeJob:
     def _meshes_that_match(self, objs) -> list:
         """The meshes that get keys: every one with a matching shape key (the first always when
         missing keys are created); an error when none has one."""
-        matching = [o for i, o in enumerate(objs) if self._matches(o)[0] or (i == 0 and self._creates_keys())]
+        matching = [o for i, o in enumerate(objs)
+                    if self._matches(o)[0] or (i == 0 and o.type == 'MESH' and self._creates_keys())]
         if matching:
             return matching
         names = self._target_names()
@@ -161,6 +173,9 @@ class BakeJob:
                   else Path(self.checkpoint.path).name)
         meshes = " or ".join(f"'{o.name}'" for o in objs)
         what = "a target of" if self.settings.preset is not None else "a channel of"
+        if all(o.type == 'ARMATURE' for o in objs):
+            raise A2FError(f"no pose action matches {what} {source} (e.g. {names[0]}) for {meshes}; "
+                           f"name one action per pose after its target (e.g. {names[0]})")
         advice = ("choose the preset made for this rig" if self.settings.preset is not None
                   else "enable 'Create missing ARKit keys', choose a retarget preset or edit the name mapping")
         raise A2FError(f"no shape key of {meshes} matches {what} {source} (e.g. {names[0]}); {advice}")
@@ -172,25 +187,31 @@ class BakeJob:
         column = {c: i for i, c in enumerate(self._target_names())}
         actions, keyed, unmatched = [], set(), None
         for i, obj in enumerate(self.objs):
-            if i == 0 and self._creates_keys():
+            if i == 0 and obj.type == 'MESH' and self._creates_keys():
                 for name in self._matches(obj)[1]:
                     if name in arkit.ARKIT_NAMES and self.settings.overrides.get(name, None) != "":
                         _shape_key(obj, name)
             mapping, missing = self._matches(obj)
-            curves = {_key_value_path(k): values[:, column[c]] for c, k in mapping.items()}
-            actions.append(self._write_action(obj, curves))
+            if obj.type == 'ARMATURE':
+                targets = list(mapping)
+                poses = self._poses(obj)
+                curves = armature.blend([poses[mapping[t]] for t in targets],
+                                        values[:, [column[t] for t in targets]])
+                actions.append(self._write_action(obj, curves))
+            else:
+                curves = {(_key_value_path(k), 0): values[:, column[c]] for c, k in mapping.items()}
+                actions.append(self._write_action(obj.data.shape_keys, curves))
             keyed.update(mapping.values())
             unmatched = [c for c in (missing if unmatched is None else unmatched) if c in missing]
         return BakeResult(actions[0], sorted(keyed), unmatched, [o.name for o in self.objs])
 
-    def _write_action(self, obj, curves: dict):
-        """A new action with one F-curve per data path (values on the clip's frames, or on its
-        first frames when shorter), played in an NLA strip over the shape keys' animation."""
-        key = obj.data.shape_keys
-        action, slot, fcurves = compat.new_action(key, self.clip.name)
-        for path, values in curves.items():
-            write_keys(fcurves, path, self.clip.frames[:len(values)], values)
-        nla.place(key, action, slot, nla.track_name(self.clip.name, self.settings.emotion_label),
+    def _write_action(self, id_data, curves: dict):
+        """A new action with one F-curve per (data path, index) (values on the clip's frames, or
+        on its first frames when shorter), played in an NLA strip over id_data's animation."""
+        action, slot, fcurves = compat.new_action(id_data, self.clip.name)
+        for (path, index), values in curves.items():
+            write_keys(fcurves, path, self.clip.frames[:len(values)], values, index)
+        nla.place(id_data, action, slot, nla.track_name(self.clip.name, self.settings.emotion_label),
                   self.clip.frame_first, self.settings.blend_type)
         return action
 
@@ -206,9 +227,9 @@ class BakeJob:
             block = _shape_key(self.obj, name)
             block.slider_min, block.slider_max = -1.0, 1.0
             _set_key_coords(block, basis + w[:, k] * scale[k])
-        curves = {_key_value_path(MEAN_KEY): np.ones(1)}
-        curves.update({_key_value_path(n): hidden[:, k] / scale[k] for k, n in enumerate(names)})
-        action = self._write_action(self.obj, curves)
+        curves = {(_key_value_path(MEAN_KEY), 0): np.ones(1)}
+        curves.update({(_key_value_path(n), 0): hidden[:, k] / scale[k] for k, n in enumerate(names)})
+        action = self._write_action(self.obj.data.shape_keys, curves)
         return BakeResult(action, [MEAN_KEY] + names, [])
 
     def _write_point_cache(self, offsets: np.ndarray) -> BakeResult:
@@ -229,9 +250,9 @@ class BakeJob:
 
 # --- building blocks ------------------------------------------------------------------------
 
-def write_keys(fcurves, data_path: str, frames: np.ndarray, values: np.ndarray):
+def write_keys(fcurves, data_path: str, frames: np.ndarray, values: np.ndarray, index: int = 0):
     """A new F-curve with one linear key per frame, written in bulk."""
-    points = fcurves.new(data_path).keyframe_points
+    points = fcurves.new(data_path, index=index).keyframe_points
     co = np.empty(2 * len(frames), np.float32)
     co[0::2], co[1::2] = frames, values
     points.add(len(frames))

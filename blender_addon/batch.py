@@ -39,8 +39,8 @@ def _parse(argv):
                         "or a new empty scene under plain Python)")
     parser.add_argument("--audio", action="append", default=[],
                         help="audio file, or a folder of them baked in name order (repeatable)")
-    parser.add_argument("--object", help="mesh object the --audio files animate; NAME+NAME+... "
-                        "bakes several (face, teeth, tongue) with the same curves")
+    parser.add_argument("--object", help="mesh (or armature with pose actions) the --audio files "
+                        "animate; NAME+NAME+... bakes several (face, teeth, tongue) with the same curves")
     parser.add_argument("--map", action="append", default=[], metavar="OBJ=AUDIO[,OBJ=AUDIO]",
                         help="per-object audio for several characters (repeatable)")
     parser.add_argument("--checkpoint", default="", help="checkpoint file (default: bundled model)")

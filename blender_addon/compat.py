@@ -98,6 +98,14 @@ def action_fcurves(action, slot) -> list:
     return []
 
 
+def all_fcurves(action) -> list:
+    """Every F-curve of action, whichever slot it is for (a pose action has one)."""
+    if not uses_slots():
+        return list(action.fcurves)
+    return [fc for layer in action.layers for strip in layer.strips
+            for bag in strip.channelbags for fc in bag.fcurves]
+
+
 def strip_fcurves(strip) -> list:
     """The F-curves an NLA strip plays."""
     return action_fcurves(strip.action, strip.action_slot if uses_slots() else None)

@@ -25,8 +25,8 @@ def _emotion_items(self, context):
                  [(n, n.title(), f"The checkpoint's '{n}' emotion vector", i) for i, n in enumerate(names)])
 
 
-def _is_mesh(self, obj):
-    return obj.type == 'MESH'
+def _is_face(self, obj):
+    return obj.type in ('MESH', 'ARMATURE')
 
 
 class A2FMappingItem(bpy.types.PropertyGroup):
@@ -37,8 +37,9 @@ class A2FMappingItem(bpy.types.PropertyGroup):
 
 class A2FSettings(bpy.types.PropertyGroup):
     target: bpy.props.PointerProperty(
-        name="Target", type=bpy.types.Object, poll=_is_mesh,
-        description="Mesh to animate (empty: the active object and the other selected meshes)")
+        name="Target", type=bpy.types.Object, poll=_is_face,
+        description="Mesh (shape keys) or armature (poses) to animate; empty: the active object "
+                    "and the other selected meshes and armatures")
     source: bpy.props.EnumProperty(
         name="Audio", default='STRIP',
         items=(('STRIP', "Sound Strip", "A sound strip of the scene's sequencer"),
@@ -97,12 +98,13 @@ class A2FSettings(bpy.types.PropertyGroup):
         return self.target or context.active_object
 
     def target_objects(self, context) -> list:
-        """The meshes a bake animates: the Target; else the active object and every other
-        selected mesh (teeth, tongue, eyelashes...), by name."""
+        """The objects a bake animates: the Target; else the active object and every other
+        selected mesh or armature (teeth, tongue, eyelashes...), by name."""
         first = self.target_object(context)
         if first is None or self.target is not None:
             return [first] if first is not None else []
-        others = [o for o in context.selected_objects if o is not first and o.type == 'MESH']
+        others = [o for o in context.selected_objects
+                  if o is not first and o.type in ('MESH', 'ARMATURE')]
         return [first] + sorted(others, key=lambda o: o.name)
 
     def sound_strip(self, scene):

@@ -18,9 +18,9 @@ def problem(context):
     obj = settings.target_object(context)
     if obj is None:
         return "Select the face mesh or set a target mesh"
-    if obj.type != 'MESH':
-        return f"'{obj.name}' is not a mesh; select the face mesh"
-    if obj.mode != 'OBJECT':
+    if obj.type not in ('MESH', 'ARMATURE'):
+        return f"'{obj.name}' is not a mesh or an armature; select the face mesh or rig"
+    if obj.mode not in ('OBJECT', 'POSE'):
         return f"'{obj.name}' is in {obj.mode.title()} mode; switch to Object Mode"
     from .. import bake  # the inference core loads on first use, not when the add-on registers
     linked = bake.not_editable(obj)

@@ -63,7 +63,7 @@ def _edit_mode(scene):
 
 @pytest.mark.parametrize("setup,message", [
     (_nothing, "Select the face mesh or set a target mesh"),
-    (_empty, "'Rig' is not a mesh; select the face mesh"),
+    (_empty, "'Rig' is not a mesh or an armature; select the face mesh or rig"),
     (_edit_mode, "'Face' is in Edit mode; switch to Object Mode"),
 ], ids=["no active object", "an Empty is active", "mesh in Edit Mode"])
 def test_no_usable_mesh_disables_the_button(scene, weights_ckpt, speech, setup, message):

@@ -1,0 +1,83 @@
+"""Armature rigs: one pose action per viseme, blended per frame onto the bones as bone keys."""
+
+import bpy
+import numpy as np
+import pytest
+from bpy_fixtures import configure
+
+from a2f_core.audio import load_audio
+from a2f_core.infer import Animator
+from a2f_core.retarget import load_preset
+
+from blender_addon import compat, nla
+
+# bone keys are float32 sums of a handful of weight * offset products
+ATOL = 1e-5
+POSES = {  # viseme -> {(bone, property, index): value}
+    "viseme_PP": {("LipLower", "location", 2): 0.01, ("Jaw", "rotation_euler", 0): 0.02},
+    "viseme_aa": {("Jaw", "rotation_euler", 0): 0.35, ("LipLower", "location", 2): -0.02},
+    "viseme_O": {("Jaw", "rotation_euler", 0): 0.2, ("Lips", "scale", 0): 0.7},
+    "viseme_U": {("Lips", "scale", 0): 0.6, ("Lips", "rotation_quaternion", 1): 0.1},
+}
+
+
+def make_rig(name="Rig"):
+    arm = bpy.data.armatures.new(name)
+    rig = bpy.data.objects.new(name, arm)
+    bpy.context.scene.collection.objects.link(rig)
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode='EDIT')
+    for bone, head in (("Jaw", (0, 0, 0)), ("LipLower", (0, -1, 0)), ("Lips", (0, -1, 0.2))):
+        b = arm.edit_bones.new(bone)
+        b.head, b.tail = head, (head[0], head[1], head[2] + 0.1)
+    bpy.ops.object.mode_set(mode='OBJECT')
+    rig.pose.bones["Lips"].rotation_mode = 'QUATERNION'
+    for viseme, channels in POSES.items():  # a pose library: one action per viseme, keyed at 1
+        action, _, fcurves = compat.new_action(rig, viseme)
+        action.use_fake_user = True
+        for (bone, prop, index), value in channels.items():
+            fc = fcurves.new(f'pose.bones["{bone}"].{prop}', index=index)
+            fc.keyframe_points.insert(1, value)
+    return rig
+
+
+def bone_keys(rig, path, index):
+    (fc,) = [f for f in nla.latest_bake_fcurves(rig) if f.data_path == path and f.array_index == index]
+    co = np.empty(2 * len(fc.keyframe_points), np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    return co[1::2]
+
+
+def test_poses_blend_onto_the_bones_as_keys(scene, weights_ckpt, speech):
+    rig = make_rig()
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech), retarget_preset="oculus_visemes")
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    assert scene.a2f.last_report.startswith("baked 60 frames of 'line_01' onto 'Rig' (4 channels); "
+                                            "no shape key for 11: viseme_sil")
+    fps = scene.render.fps / scene.render.fps_base
+    weights = Animator(weights_ckpt).animate(load_audio(speech), fps, weights_ckpt.emotions["neutral"])
+    preset = load_preset("oculus_visemes")
+    w = dict(zip(preset.targets, preset.apply(weights_ckpt.channel_names, weights).T))
+    jaw = 0.02 * w["viseme_PP"] + 0.35 * w["viseme_aa"] + 0.2 * w["viseme_O"]
+    np.testing.assert_allclose(bone_keys(rig, 'pose.bones["Jaw"].rotation_euler', 0), jaw, atol=ATOL)
+    lip = 0.01 * w["viseme_PP"] - 0.02 * w["viseme_aa"]
+    np.testing.assert_allclose(bone_keys(rig, 'pose.bones["LipLower"].location', 2), lip, atol=ATOL)
+    scale = 1 - 0.3 * w["viseme_O"] - 0.4 * w["viseme_U"]  # offsets from a rest scale of 1
+    np.testing.assert_allclose(bone_keys(rig, 'pose.bones["Lips"].scale', 0), scale, atol=ATOL)
+    quat = np.stack([bone_keys(rig, 'pose.bones["Lips"].rotation_quaternion', i) for i in range(4)])
+    np.testing.assert_allclose(np.linalg.norm(quat, axis=0), 1.0, atol=ATOL)  # normalised
+    assert np.abs(jaw).max() > 0.01  # the bake really moved the jaw
+
+    scene.frame_set(10)  # the bones play the keys, through the bake's NLA strip
+    assert rig.pose.bones["Jaw"].rotation_euler[0] == pytest.approx(jaw[9], abs=ATOL)
+
+    assert bpy.ops.a2f.generate() == {'FINISHED'}  # the first bake's action is not a pose
+    assert scene.a2f.last_report.startswith("baked 60 frames of 'line_01' onto 'Rig' (4 channels)")
+
+
+def test_a_rig_without_matching_poses_says_how_to_name_them(scene, weights_ckpt, speech):
+    make_rig()
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    with pytest.raises(RuntimeError, match="no pose action matches a channel of weights.safetensors "
+                                           r"\(e.g. eyeBlinkLeft\) for 'Rig'; name one action per pose"):
+        bpy.ops.a2f.generate()
