@@ -16,6 +16,7 @@ Every action a bake makes plays in an NLA strip over the mesh's own animation (n
   Cache modifier.
 """
 
+import dataclasses
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,10 @@ import bpy
 import numpy as np
 
 from . import armature, compat, nla
-from .core import A2FError, arkit, infer, topology
+from .core import A2FError, arkit, infer, retarget, topology
 from .name_matching import match_channels
 
+MIN_GUESSED = 3  # keys a shipped preset must match to be chosen for a rig the model's names miss
 TARGET_TYPES = ('MESH', 'ARMATURE')  # shape keys, or poses blended onto bones (armature.py)
 MEAN_KEY = "a2f mean"
 BASIS_KEY = "a2f basis {:03d}"
@@ -54,11 +56,13 @@ class BakeResult:
     keyed: list           # shape keys (or files) written, on any of the meshes
     unmatched: list       # channels (or preset targets) no shape key took on any mesh
     objects: list = field(default_factory=list)  # names of the meshes baked
+    preset: str = ""      # the retarget preset's name, if one was used
 
     def summary(self, clip, obj) -> str:
         names = ", ".join(f"'{n}'" for n in self.objects or [obj.name])
+        through = f", preset '{self.preset}'" if self.preset else ""
         text = (f"baked {clip.frame_count} frames of '{clip.name}' onto {names} "
-                f"({len(self.keyed)} channels)")
+                f"({len(self.keyed)} channels{through})")
         if self.unmatched:
             shown = ", ".join(self.unmatched[:6])
             more = len(self.unmatched) - 6
@@ -92,6 +96,8 @@ class BakeJob:
             _check_vertex_count(self.obj, checkpoint)
             self.objs = objs
         else:
+            if settings.preset is None and not any(self._matches(o)[0] for o in objs):
+                self.settings = settings = dataclasses.replace(settings, preset=self._guess_preset(objs))
             if settings.preset is not None:  # a preset reading channels the model lacks fails here
                 settings.preset.apply(checkpoint.channel_names, np.zeros((0, len(checkpoint.channel_names))))
             self.objs = self._meshes_that_match(objs)
@@ -161,6 +167,22 @@ class BakeJob:
         return (self.settings.create_missing_keys and self.settings.preset is None
                 and bool(set(self.checkpoint.channel_names) & set(arkit.ARKIT_NAMES)))
 
+    def _guess_preset(self, objs):
+        """The shipped preset whose targets match the most keys or poses of objs (at least
+        MIN_GUESSED), for rigs whose names are not the model's; None if none does."""
+        if self._creates_keys():
+            return None
+        names = [n for o in objs for n in (self._poses(o) if o.type == 'ARMATURE' else shape_key_names(o))]
+        best, best_count = None, MIN_GUESSED - 1
+        for stem in retarget.shipped_presets():
+            preset = retarget.load_preset(stem)
+            if not set(preset.channels) <= set(self.checkpoint.channel_names):
+                continue
+            count = len(match_channels(list(preset.targets), names)[0])
+            if count > best_count:
+                best, best_count = preset, count
+        return best
+
     def _meshes_that_match(self, objs) -> list:
         """The meshes that get keys: every one with a matching shape key (the first always when
         missing keys are created); an error when none has one."""
@@ -203,7 +225,8 @@ class BakeJob:
                 actions.append(self._write_action(obj.data.shape_keys, curves))
             keyed.update(mapping.values())
             unmatched = [c for c in (missing if unmatched is None else unmatched) if c in missing]
-        return BakeResult(actions[0], sorted(keyed), unmatched, [o.name for o in self.objs])
+        preset = self.settings.preset.name if self.settings.preset is not None else ""
+        return BakeResult(actions[0], sorted(keyed), unmatched, [o.name for o in self.objs], preset)
 
     def _write_action(self, id_data, curves: dict):
         """A new action with one F-curve per (data path, index) (values on the clip's frames, or

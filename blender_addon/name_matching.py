@@ -26,13 +26,14 @@ def name_key(name: str) -> str:
 def _candidate_keys(shape_key: str) -> list:
     """Keys for the whole name, then with 1, 2, ... leading separator-delimited segments removed.
 
-    A trailing side segment ('_L') is never tried on its own, nor is an empty remainder.
+    A trailing side segment ('_L') is never tried on its own, nor is an empty remainder; a key
+    that is only a side letter ('L', Papagayo's mouth shape) is still its own whole name.
     """
     segments = [s for s in _SEPARATORS.split(shape_key) if s]
     keys = []
     for drop in range(len(segments)):
         rest = segments[drop:]
-        if len(rest) == 1 and rest[0].lower() in _SIDES:
+        if drop and len(rest) == 1 and rest[0].lower() in _SIDES:
             break
         keys.append(name_key("_".join(rest)))
     return keys

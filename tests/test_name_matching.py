@@ -39,6 +39,7 @@ def test_a_prefix_is_only_stripped_at_a_separator():
 
 def test_a_bare_side_segment_is_never_a_name():
     assert match_channels(["L"], ["mouth_L"]) == ({}, ["L"])
+    assert match_channels(["L"], ["mouth_L", "L"]) == ({"L": "L"}, [])  # a whole name
 
 
 def test_each_shape_key_drives_one_channel():

@@ -10,7 +10,7 @@ from a2f_core.retarget import (MAX_BYTES, PresetError, identity, load_preset, pa
                                save_preset, shipped_presets)
 from training import retarget_presets
 
-SHIPPED = ["arkit", "cc4_extended", "ict_facekit", "oculus_visemes", "preston_blair",
+SHIPPED = ["arkit", "cc4_extended", "ict_facekit", "oculus_visemes", "papagayo", "preston_blair",
            "vrm_perfect_sync", "vrm_vowels"]
 
 
@@ -115,7 +115,7 @@ def test_viseme_rigs_close_where_the_teachers_lips_meet():
         assert meet >= 0.9 and apart <= 0.25, (stem, meet, apart)
 
 
-OPEN_SHAPES = {"oculus_visemes": ["viseme_aa", "viseme_E", "viseme_O"],
+OPEN_SHAPES = {"oculus_visemes": ["viseme_aa", "viseme_E", "viseme_O"], "papagayo": ["AI", "E", "O"],
                "preston_blair": ["C", "D", "E"], "vrm_vowels": ["Fcl_MTH_A", "Fcl_MTH_E", "Fcl_MTH_O"]}
 
 
@@ -135,7 +135,7 @@ def bilabial_line():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", ["oculus_visemes", "preston_blair", "vrm_vowels"])
+@pytest.mark.parametrize("stem", ["oculus_visemes", "preston_blair", "papagayo", "vrm_vowels"])
 def test_lips_close_on_p_b_m_and_the_jaw_follows_on_viseme_rigs(bilabial_line, stem):
     from training.metrics import LIP_GAP_CLOSED, is_bilabial, weights_lip_gap
     weights, phonemes, names = bilabial_line
@@ -154,4 +154,4 @@ def test_lips_close_on_p_b_m_and_the_jaw_follows_on_viseme_rigs(bilabial_line, s
     values = dict(zip(preset.targets, preset.apply(names, weights).T))
     opening = sum(values[t] for t in OPEN_SHAPES[stem])
     jaw = weights[:, ARKIT_NAMES.index("jawOpen")]
-    assert np.corrcoef(opening, jaw)[0, 1] > 0.9, stem  # measured 0.985-0.994
+    assert np.corrcoef(opening, jaw)[0, 1] > 0.9, stem  # measured 0.956-0.994

@@ -1,7 +1,8 @@
 """`python -m training.retarget_presets`: write the retarget presets shipped in a2f_core/presets/.
 
 Name presets (ARKit, Perfect Sync, CC4 Extended, ICT FaceKit) are tables. Viseme presets (Meta/
-Oculus 15 visemes, Rhubarb/Preston Blair mouth shapes, VRM's five vowels) are a projection of the
+Oculus 15 visemes, Rhubarb/Preston Blair mouth shapes, Papagayo/Moho phonemes, VRM's five
+vowels) are a projection of the
 ARKit weights fitted by least squares on teacher data: random viseme sequences of every emotion
 animated by the synthetic teacher (training/synth), each frame labelled with the viseme its
 phoneme belongs to, blended like the teacher blends its lips. Each viseme target is
@@ -43,6 +44,13 @@ PRESTON_BLAIR = {"sil": {"X": 1}, "PP": {"A": 1}, "FF": {"G": 1}, "TH": {"B": 1}
                  "SS": {"B": 1}, "RR": {"E": 1}, "W": {"F": 1}, "Y": {"B": 1}, "aa": {"D": 1},
                  "E": {"C": 1}, "@": {"C": 1}, "I": {"B": 1}, "O": {"E": 0.5, "F": 0.5},
                  "U": {"F": 1}, "Yu": {"F": 1}}
+# Papagayo / Moho's Preston Blair phoneme set: AI, E, O, U, etc (C D G K N R S Th Y Z), L, WQ,
+# MBP, FV, rest
+PAPAGAYO = {"sil": {"rest": 1}, "PP": {"MBP": 1}, "FF": {"FV": 1}, "TH": {"etc": 1},
+            "DD": {"etc": 0.6, "L": 0.4}, "kk": {"etc": 1}, "CH": {"etc": 1}, "SS": {"etc": 1},
+            "RR": {"etc": 1}, "W": {"WQ": 1}, "Y": {"etc": 1}, "aa": {"AI": 1}, "E": {"E": 1},
+            "@": {"AI": 0.5, "E": 0.5}, "I": {"E": 1}, "O": {"O": 1}, "U": {"U": 1},
+            "Yu": {"U": 1}}
 VRM_VOWELS = {"aa": {"A": 1}, "@": {"A": 0.5, "E": 0.5}, "E": {"E": 1}, "I": {"I": 1},
               "Y": {"I": 0.5}, "O": {"O": 1}, "U": {"U": 1}, "W": {"U": 0.7},
               "Yu": {"U": 0.7, "I": 0.3}, "RR": {"U": 0.4, "O": 0.2}, "CH": {"U": 0.4, "I": 0.2},
@@ -188,11 +196,16 @@ def build(takes: int = 600, seed: int = 0) -> dict:
         "preston_blair": fit(x, visemes, names, PRESTON_BLAIR, list("ABCDEFGHX"), "",
                              "Rhubarb / Preston Blair", "Rhubarb Lip Sync's mouth shapes A-H and X "
                              "(A closed for M B P, X at rest), " + source),
+        "papagayo": fit(x, visemes, names, PAPAGAYO, ["AI", "E", "O", "U", "etc", "L", "WQ", "MBP",
+                                                     "FV", "rest"], "", "Papagayo / Moho phonemes",
+                        "Papagayo's and Moho's Preston Blair phoneme set (AI, E, O, U, etc, L, WQ, "
+                        "MBP, FV, rest), " + source),
         "vrm_vowels": vrm,
     }
 
 
-CLOSED_SHAPES = {"oculus_visemes": ("viseme_PP", "viseme_sil"), "preston_blair": ("A", "X")}
+CLOSED_SHAPES = {"oculus_visemes": ("viseme_PP", "viseme_sil"), "preston_blair": ("A", "X"),
+                 "papagayo": ("MBP", "rest")}
 VOWELS_OPEN = 0.15  # VRM vowels: the mouth counts as closed while every vowel is below this
 
 
@@ -218,7 +231,7 @@ def closure_check(presets: dict, takes: int = 200, seed: int = 99) -> dict:
     meet = (close >= 0.8 * jaw) & (close > 0.02)
     apart = jaw - close > LIP_GAP_CLOSED
     out = {}
-    for stem in ("oculus_visemes", "preston_blair", "vrm_vowels"):
+    for stem in ("oculus_visemes", "preston_blair", "papagayo", "vrm_vowels"):
         closed = rig_lips_closed(stem, presets[stem], x)
         out[stem] = (float(closed[meet].mean()), float(closed[apart].mean()))
     return out

@@ -22,8 +22,10 @@ from blender_addon import nla
 # keyed values are the numpy network's float32 output through the preset's float32 sums; Blender
 # stores keys as float32, so they agree to float32 rounding of values up to ~2
 ATOL = 2e-5
-CLOSED = {"oculus_visemes": ("viseme_PP", "viseme_sil"), "preston_blair": ("A", "X")}
+CLOSED = {"oculus_visemes": ("viseme_PP", "viseme_sil"), "preston_blair": ("A", "X"),
+          "papagayo": ("MBP", "rest")}
 OPEN = {"oculus_visemes": ("viseme_aa", "viseme_E", "viseme_O"), "preston_blair": ("C", "D", "E"),
+        "papagayo": ("AI", "E", "O"),
         "vrm_vowels": ("Fcl_MTH_A", "Fcl_MTH_E", "Fcl_MTH_O"), "arkit": ("jawOpen",),
         "vrm_perfect_sync": ("JawOpen",), "cc4_extended": ("Jaw_Open",), "ict_facekit": ("jawOpen",)}
 
@@ -69,13 +71,13 @@ def test_each_shipped_preset_on_its_rig(scene, bilabial_line, stem):
     fps = scene.render.fps / scene.render.fps_base
     weights = Animator(ckpt).animate(load_audio(bilabial_line), fps, ckpt.emotions["neutral"])
     assert scene.a2f.last_report == (f"baked {len(weights)} frames of 'bilabials' onto 'Face' "
-                                     f"({len(targets)} channels)")  # every target found its key
+                                     f"({len(targets)} channels, preset '{preset.name}')")  # all found
     values = keyed_values(face, targets)
     np.testing.assert_allclose(values, preset.apply(ckpt.channel_names, weights), atol=ATOL)
 
     jaw = weights[:, ARKIT_NAMES.index("jawOpen")]
     opening = values[:, [targets.index(t) for t in OPEN[stem]]].sum(1)
-    assert np.corrcoef(opening, jaw)[0, 1] > 0.9  # the jaw follows speech (measured >= 0.98)
+    assert np.corrcoef(opening, jaw)[0, 1] > 0.9  # the jaw follows speech (measured >= 0.95)
     shut = jaw - weights[:, ARKIT_NAMES.index("mouthClose")] < 0.1  # a2f eval's closed lips
     speaking = shut & (np.convolve(jaw > 0.15, np.ones(9), "same") > 0)  # closures inside words
     assert speaking.sum() >= 10
@@ -123,6 +125,21 @@ def test_a_preset_for_another_rig_is_refused_with_advice(scene, weights_ckpt, sp
         bpy.ops.a2f.generate()
 
 
+@pytest.mark.parametrize("keys, preset", [
+    (["viseme_sil", "viseme_PP", "viseme_aa", "viseme_O"], "Meta/Oculus visemes"),
+    (["Fcl_MTH_A", "Fcl_MTH_O", "Fcl_EYE_Close_L", "Fcl_BRW_Angry"], "VRM five vowels (VRoid)"),
+    (["AI", "E", "O", "U", "MBP", "FV", "rest"], "Papagayo / Moho phonemes"),
+    (["Mouth_Funnel_Up_L", "Mouth_Roll_In_Lower_L", "Brow_Drop_L", "Eye_L_Look_L"],
+     "Character Creator 4 Extended"),
+])
+def test_a_rig_the_models_names_miss_gets_the_shipped_preset_it_matches(scene, weights_ckpt, speech,
+                                                                         keys, preset):
+    make_mesh("Face", keys)
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    assert f", preset '{preset}')" in scene.a2f.last_report
+
+
 def test_save_a_mapping_as_a_preset_and_use_it(scene, weights_ckpt, speech, tmp_path):
     face = make_mesh("Face", ["Jaw_Drop", "Lips_Shut"])
     s = configure(scene, weights_ckpt, source='FILE', audio_path=str(speech))
@@ -157,7 +174,8 @@ def test_batch_bakes_with_a_preset_onto_several_meshes(scene, weights_ckpt, spee
                            "--checkpoint", str(weights_ckpt.path), "--save", str(out)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "onto 'Face', 'Teeth' (4 channels); no shape key for 11: viseme_FF" in done.stdout
+    assert ("onto 'Face', 'Teeth' (4 channels, preset 'Meta/Oculus visemes'); no shape key for 11: "
+            "viseme_FF") in done.stdout
     bpy.ops.wm.open_mainfile(filepath=str(out))
     teeth = bpy.data.objects["Teeth"].data.shape_keys
     assert [fc.data_path for fc in nla.latest_bake_fcurves(teeth)] == ['key_blocks["viseme_aa"].value']
