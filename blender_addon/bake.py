@@ -303,7 +303,7 @@ def write_pc2(path: Path, positions: np.ndarray, frame_first: float, fps: float)
 
 def not_editable(obj):
     """Why obj cannot take a bake, or None: linked (library) data is read-only, and keys put on
-    it would be lost when the file is saved."""
+    it would be lost when the file is saved; a strip in tweak mode owns the active action."""
     for what, block in (("object", obj), ("mesh", obj.data),
                         ("shape keys", getattr(obj.data, "shape_keys", None))):
         if block is not None and (block.library is not None
@@ -311,6 +311,11 @@ def not_editable(obj):
             source = block.library.filepath if block.library is not None else "a library"
             return (f"'{obj.name}' is linked from {source} ({what}) and cannot be edited; make "
                     "it local (Object > Relations > Make Local) or use a library override")
+    for block in (obj, getattr(obj.data, "shape_keys", None)):
+        anim = getattr(block, "animation_data", None)
+        if anim is not None and anim.use_tweak_mode:
+            return (f"'{obj.name}' has an NLA strip in tweak mode; leave it (Tab in the NLA "
+                    "editor) before baking")
     return None
 
 

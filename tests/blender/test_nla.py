@@ -121,3 +121,18 @@ def test_sound_strip_and_frame_range_can_be_left_alone(scene, weights_ckpt, spee
     scene.frame_end = 20
     assert bpy.ops.a2f.generate() == {'FINISHED'}
     assert scene.frame_end == 20 and compat.sound_strips(scene) == []
+
+
+def test_a_strip_in_tweak_mode_disables_the_button(face):
+    from blender_addon.operators.generate import problem
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    anim = face.data.shape_keys.animation_data
+    for track in anim.nla_tracks:
+        track.select = track.name.startswith(nla.TRACK_PREFIX)
+        for strip in track.strips:
+            strip.select = track.select
+    anim.nla_tracks.active = anim.nla_tracks[-1]
+    anim.use_tweak_mode = True
+    assert anim.use_tweak_mode
+    assert problem(bpy.context) == ("'Face' has an NLA strip in tweak mode; leave it (Tab in the "
+                                    "NLA editor) before baking")
