@@ -5,15 +5,16 @@ nothing in the file until `apply()` writes everything at once, so cancelling is 
 the job. Keys are written in bulk: one `keyframe_points.add` and `foreach_set` per F-curve.
 
 Output by checkpoint kind:
-- weights: one F-curve per shape key matched by name (name_matching) on a new action of the
-  mesh's shape keys.
-
-Every action a bake makes plays in an NLA strip over the mesh's own animation (nla.py).
+- weights: one F-curve per shape key matched by name (name_matching), or per target of a
+  retarget preset (a2f_core.retarget), on a new action of each mesh's shape keys; armatures get
+  their poses blended onto the bones (armature.py).
 - vertices, SHAPE_KEYS: the last linear layer y = h @ W.T + b becomes shape keys, one for the
   mean offset b (value 1) and one per hidden unit k holding W[:, k] * s_k, keyed h_k / s_k with
   s_k = max |h_k| so values stay in [-1, 1]; their sum is exactly the network output.
 - vertices, POINT_CACHE: absolute positions (basis + output) in a .pc2 file read by a Mesh
   Cache modifier.
+
+Every action a bake makes plays in an NLA strip over the object's own animation (nla.py).
 """
 
 import dataclasses
