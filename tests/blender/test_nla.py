@@ -1,7 +1,6 @@
 """Bakes play in NLA strips of their own over the animator's action, which keeps playing."""
 
 import bpy
-import numpy as np
 import pytest
 from bpy_fixtures import HAS_AUD, make_mesh, write_wav
 

@@ -15,13 +15,11 @@ from a2f_core.audio import load_audio
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.infer import Animator
 from a2f_core.models import DEFAULT_WEIGHTS
-from a2f_core.retarget import load_preset, shipped_presets
+from a2f_core.retarget import load_preset
 
 from blender_addon import nla
+from tests.tolerance import float32_atol
 
-# keyed values are the numpy network's float32 output through the preset's float32 sums; Blender
-# stores keys as float32, so they agree to float32 rounding of values up to ~2
-ATOL = 2e-5
 CLOSED = {"oculus_visemes": ("viseme_PP", "viseme_sil"), "preston_blair": ("A", "X"),
           "papagayo": ("MBP", "rest")}
 OPEN = {"oculus_visemes": ("viseme_aa", "viseme_E", "viseme_O"), "preston_blair": ("C", "D", "E"),
@@ -73,7 +71,10 @@ def test_each_shipped_preset_on_its_rig(scene, bilabial_line, stem):
     assert scene.a2f.last_report == (f"baked {len(weights)} frames of 'bilabials' onto 'Face' "
                                      f"({len(targets)} channels, preset '{preset.name}')")  # all found
     values = keyed_values(face, targets)
-    np.testing.assert_allclose(values, preset.apply(ckpt.channel_names, weights), atol=ATOL)
+    expected = preset.apply(ckpt.channel_names, weights)
+    # the bake's chunks round differently from this Animator's; the preset's gains (up to ~2)
+    # scale that rounding with the values
+    np.testing.assert_allclose(values, expected, atol=float32_atol(expected))
 
     jaw = weights[:, ARKIT_NAMES.index("jawOpen")]
     opening = values[:, [targets.index(t) for t in OPEN[stem]]].sum(1)
