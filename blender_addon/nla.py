@@ -48,7 +48,11 @@ def keep_active_action_playing(anim):
     slot = compat.active_action_slot(anim)
     track = anim.nla_tracks.new()
     track.name = action.name[:_MAX_NAME]
-    strip = compat.new_nla_strip(track, action.name, int(action.frame_range[0]), action, slot)
+    start = action.frame_range[0]
+    strip = compat.new_nla_strip(track, action.name, int(start), action, slot)
+    shift = start - strip.frame_start  # strips start on whole frames; keys may not (1.5)
+    strip.frame_end += shift  # end first, so that moving the start keeps the strip's length
+    strip.frame_start += shift
     strip.blend_type = anim.action_blend_type
     strip.extrapolation = anim.action_extrapolation
     if anim.action_influence < 1.0:

@@ -84,6 +84,20 @@ def test_the_strip_moves_in_time_and_does_nothing_outside_it(face, scene):
     assert evaluated(face, "jawOpen", 20) == pytest.approx(0.3, abs=ATOL)
 
 
+def test_an_action_keyed_between_frames_plays_at_its_own_times(scene, weights_ckpt, speech):
+    face = make_mesh("Face", ["jawOpen", "Blink"])
+    blink = face.data.shape_keys.key_blocks["Blink"]
+    for frame, value in ((1.5, 0.0), (4.5, 1.0), (10.5, 0.3)):
+        blink.value = value
+        blink.keyframe_insert("value", frame=frame)
+    s = scene.a2f
+    s.checkpoint_path, s.source, s.audio_path = str(weights_ckpt.path), 'FILE', str(speech)
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    scene.frame_set(4, subframe=0.5)
+    key = face.data.shape_keys.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    assert key.key_blocks["Blink"].value == pytest.approx(1.0, abs=ATOL)  # not shifted by 0.5
+
+
 def test_undo_restores_the_animators_action(face):
     bpy.ops.ed.undo_push(message="before bake")  # background mode starts without an undo stack
     assert bpy.ops.a2f.generate('EXEC_DEFAULT', True) == {'FINISHED'}
