@@ -305,3 +305,14 @@ def test_regions_scale_and_smooth_only_their_channels():
     assert rough(out[:, upper]) < 0.5 * rough(net[:, upper])
     # zero phase: smoothing keeps the level and does not delay (within the edge effects)
     assert abs(out[30:-30, upper].mean() - net[30:-30, upper].mean()) < 0.01
+
+
+@pytest.mark.parametrize("samples", [1, 160, 16000])
+def test_short_and_silent_clips(samples):
+    """One sample, one hop and a second of digital silence: a still head, eyes that live."""
+    x = np.zeros(samples, np.float32)
+    n = max(1, int(np.ceil(samples / SAMPLE_RATE * 30)))
+    net = np.zeros((n, len(ARKIT_NAMES)), np.float32)
+    out, rotations = liven(x, net, list(ARKIT_NAMES), 30.0, 0.0, LifeSettings())
+    assert out.shape == net.shape and np.isfinite(out).all() and np.isfinite(rotations).all()
+    assert np.abs(rotations[:, :3]).max() < np.radians(5)  # a pause's drift, no nods

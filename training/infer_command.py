@@ -6,6 +6,9 @@ import numpy as np
 
 from tqdm import tqdm
 
+from a2f_core.alive import options as life_options
+from a2f_core.alive.compose import Mood, liven
+from a2f_core.alive.regions import shape_regions
 from a2f_core.audio import SAMPLE_RATE, open_audio
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.emotions import blend, parse_emotion_spec
@@ -27,11 +30,14 @@ def add_arguments(parser):
                         help="animate from this time in the audio (frame 0 is at that time)")
     parser.add_argument("--no-lip-contact", dest="lip_contact", action="store_false",
                         help="leave out the checkpoint's lip contact head (a2f contact)")
+    life_options.add_arguments(parser)
 
 
 def run(args) -> int:
+    life, regions = life_options.settings_from(args)
     checkpoint = load_checkpoint(args.checkpoint or default_checkpoint())
-    emotion = blend(checkpoint.emotions, parse_emotion_spec(args.emotion))
+    emotion_weights = parse_emotion_spec(args.emotion)
+    emotion = blend(checkpoint.emotions, emotion_weights)
     samples = open_audio(args.audio)  # an hour of audio streams: memory stays bounded
     duration = len(samples) / SAMPLE_RATE
     if not 0 <= args.start_seconds < duration:
@@ -45,9 +51,14 @@ def run(args) -> int:
             chunks.append(frames)
             bar.update(len(frames))
     frames = np.concatenate(chunks)
+    names = checkpoint.channel_names if checkpoint.kind == "weights" else None
+    if names is not None:
+        frames = shape_regions(frames, names, args.fps, regions)
+    frames, rotations = liven(samples, frames, names, args.fps, args.start_seconds, life,
+                              Mood.from_weights(emotion_weights))
     if checkpoint.kind == "vertices":
         frames = frames.reshape(len(frames), -1, 3) + checkpoint.template
-    write_animation(args.output, frames, args.fps, checkpoint.channel_names)
+    write_animation(args.output, frames, args.fps, checkpoint.channel_names, rotations)
     print(f"{Path(args.output)}: {len(frames)} frames at {args.fps:g} fps "
           f"({duration - args.start_seconds:.2f} s of audio, {checkpoint.kind})")
     return 0
