@@ -316,3 +316,34 @@ def test_short_and_silent_clips(samples):
     out, rotations = liven(x, net, list(ARKIT_NAMES), 30.0, 0.0, LifeSettings())
     assert out.shape == net.shape and np.isfinite(out).all() and np.isfinite(rotations).all()
     assert np.abs(rotations[:, :3]).max() < np.radians(5)  # a pause's drift, no nods
+
+
+@pytest.mark.slow
+def test_ten_minutes_of_speech_blink_like_people_and_at_pauses(tmp_path):
+    """Ten minutes of espeak-ng sentences with pauses between them, through the whole layer."""
+    rng = np.random.default_rng(0)
+    pieces, total = [], 0
+    for i in range(200):
+        x = espeak(tmp_path, SENTENCES[i % 3], "-s", str(int(rng.integers(140, 200))),
+                   "-p", str(int(rng.integers(30, 70))))
+        gap = np.zeros(int(rng.uniform(0.0, 0.8) * SAMPLE_RATE), np.float32)
+        pieces += [x, gap]
+        total += len(x) + len(gap)
+        if total > 600 * SAMPLE_RATE:
+            break
+    x = np.concatenate(pieces)[:600 * SAMPLE_RATE]
+    p = prosody.analyse(x)
+    times = np.arange(0, 600, 1 / 30)
+    life = make_life(p, 600.0, times, LifeSettings(gaze=False, brows=False, head=False, seed=4))
+    closed = life.blink[:, 0] > 0.5
+    starts = times[1:][closed[1:] & ~closed[:-1]]
+    assert 10 <= len(starts) / 10 <= 25
+    boundaries = p.pause_onsets / prosody.RATE
+    after = np.searchsorted(boundaries, starts, side="right") - 1
+    near = (after >= 0) & (starts - boundaries[np.maximum(after, 0)] < 0.7)
+    chance = np.minimum(np.diff(np.concatenate([boundaries, [600.0]])), 0.7).sum() / 600
+    assert near.mean() > 1.5 * chance
+    # lids shut about 0.1-0.3 s a blink: closure (> 0.5) lasts 3-9 frames at 30 fps
+    edges = np.flatnonzero(np.diff(closed.astype(np.int8)))
+    runs = np.diff(edges)[::2] if closed[0] == 0 else np.diff(edges)[1::2]
+    assert 2 <= np.median(runs) <= 9
