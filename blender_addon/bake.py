@@ -21,7 +21,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import compat
+from . import compat, life_bake
 from .core import A2FError, arkit, infer
 from .name_matching import match_channels
 
@@ -40,6 +40,7 @@ class BakeSettings:
     create_missing_keys: bool = False  # add the ARKit shape keys the mesh lacks, empty
     cache_dir: str = "//a2f_cache"     # folder of point-cache files (may be blend-relative)
     lip_contact: bool = True           # apply the checkpoint's lip contact head, if it has one
+    life: life_bake.LifeBake = field(default_factory=life_bake.LifeBake)  # weights models
 
 
 @dataclass
@@ -111,7 +112,12 @@ class BakeJob:
     def apply(self) -> BakeResult:
         """Write the computed frames into the file."""
         if self.checkpoint.kind == "weights":
-            return self._write_weights(self.computed)
+            weights, rotations = life_bake.liven(self.clip, self.computed,
+                                                 self.checkpoint.channel_names, self.settings.life)
+            result = self._write_weights(weights)
+            result.keyed += life_bake.write_rotations(result.action, self.clip, rotations,
+                                                      self.settings.life.targets, write_keys)
+            return result
         if not self._keys_hidden:
             return self._write_point_cache(self.computed.reshape(len(self.computed), -1, 3))
         return self._write_vertex_basis(self.computed, *self._animator.output_layer())
@@ -189,9 +195,9 @@ def new_action(id_data, name: str):
     return compat.assign_new_action(id_data, name)
 
 
-def write_keys(fcurves, data_path: str, frames: np.ndarray, values: np.ndarray):
+def write_keys(fcurves, data_path: str, frames: np.ndarray, values: np.ndarray, index=0):
     """A new F-curve with one linear key per frame, written in bulk."""
-    points = fcurves.new(data_path).keyframe_points
+    points = fcurves.new(data_path, index=index).keyframe_points
     co = np.empty(2 * len(frames), np.float32)
     co[0::2], co[1::2] = frames, values
     points.add(len(frames))

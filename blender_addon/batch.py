@@ -51,6 +51,11 @@ def _parse(argv):
     parser.add_argument("--no-lip-contact", dest="lip_contact", action="store_false",
                         help="leave out the checkpoint's lip contact head")
     parser.add_argument("--save", help="write the result to this .blend")
+    for part in ("head", "left-eye", "right-eye"):
+        parser.add_argument(f"--{part}", metavar="OBJECT[:BONE]", default="",
+                            help=f"key the {part.replace('-', ' ')} rotation on this object, or "
+                                 "on a bone of this armature")
+    _life_options().add_arguments(parser)
     args = parser.parse_args(argv)
     jobs = {}  # object name -> audio files, in order
     if args.audio:
@@ -68,6 +73,12 @@ def _parse(argv):
     return args, jobs
 
 
+def _life_options():
+    """a2f_core.alive.options of the add-on's core (vendored or the source tree's)."""
+    core = importlib.import_module(f"{_PACKAGE}.core")
+    return importlib.import_module(f"{core.alive.__name__}.options")
+
+
 def _script_args(argv):
     return argv[argv.index("--") + 1:] if "--" in argv else []
 
@@ -82,6 +93,7 @@ def run(args, jobs) -> list:
     checkpoints = importlib.import_module(f"{addon.__name__}.checkpoints")
     compat = importlib.import_module(f"{addon.__name__}.compat")
     core = importlib.import_module(f"{addon.__name__}.core")
+    life_bake = importlib.import_module(f"{addon.__name__}.life_bake")
 
     if args.scene:
         bpy.ops.wm.open_mainfile(filepath=str(Path(args.scene).resolve()))
@@ -92,10 +104,21 @@ def run(args, jobs) -> list:
         scene.render.fps = max(1, round(args.fps))
         scene.render.fps_base = scene.render.fps / args.fps
     checkpoint = checkpoints.load(args.checkpoint)
-    emotion = core.emotions.blend(checkpoint.emotions, core.emotions.parse_emotion_spec(args.emotion))
+    emotion_weights = core.emotions.parse_emotion_spec(args.emotion)
+    emotion = core.emotions.blend(checkpoint.emotions, emotion_weights)
+    life, regions = _life_options().settings_from(args)
+    targets = {}
+    for part in ("head", "left_eye", "right_eye"):
+        name, _, bone = getattr(args, part).partition(":")
+        if name:
+            if scene.objects.get(name) is None:
+                raise core.A2FError(f"--{part.replace('_', '-')}: no object '{name}' in the scene")
+            targets[part] = (scene.objects[name], bone)
+    mood = life_bake.compose.Mood.from_weights(emotion_weights)
     settings = bake.BakeSettings(vertex_output=args.vertex_output,
                                  create_missing_keys=args.create_missing_keys,
-                                 lip_contact=args.lip_contact)
+                                 lip_contact=args.lip_contact,
+                                 life=life_bake.LifeBake(life, regions, mood, targets))
     lines = []
     for name, files in jobs.items():
         obj = scene.objects.get(name)

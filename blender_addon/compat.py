@@ -97,6 +97,21 @@ def assign_new_action(id_data, name: str):
     return action, strip.channelbag(slot, ensure=True).fcurves
 
 
+def fcurves_beside(action, id_data):
+    """F-curves animating id_data next to an action made by `assign_new_action` for other data:
+    in that action, on a slot of id_data's own (4.4+), or before 4.4 (an action animates one
+    kind of data) in a new action named after it. id_data's previous action keeps a fake user."""
+    anim = id_data.animation_data or id_data.animation_data_create()
+    if anim.action is not None and anim.action != action:
+        anim.action.use_fake_user = True
+    if not uses_slots():
+        return assign_new_action(id_data, f"{action.name} {id_data.name}")[1]
+    slot = action.slots.new(id_type=id_data.id_type, name=id_data.name)
+    anim.action = action
+    anim.action_slot = slot
+    return action.layers[0].strips[0].channelbag(slot, ensure=True).fcurves
+
+
 def active_fcurves(id_data) -> list:
     """The F-curves id_data's active action animates it with (empty when it has none)."""
     anim = id_data.animation_data

@@ -41,7 +41,7 @@ def problem(context):
 
 def build_job(context):
     """A bake.BakeJob for the scene's a2f settings; A2FError when an input is unusable."""
-    from .. import audio_source, bake, emotion_mix
+    from .. import audio_source, bake, emotion_mix, life_bake
     scene = context.scene
     settings = scene.a2f
     checkpoint = checkpoints.load(settings.checkpoint_path)
@@ -49,14 +49,16 @@ def build_job(context):
         clip = audio_source.clip_from_strip(scene, settings.sound_strip(scene), settings.offset_ms)
     else:
         clip = audio_source.clip_from_file(scene, settings.audio_path, settings.offset_ms)
-    emotion = emotion_mix.mix(checkpoint.emotions, *properties.emotion_controls(scene, clip.frames))
+    controls = properties.emotion_controls(scene, clip.frames)
+    emotion = emotion_mix.mix(checkpoint.emotions, *controls)
     vertex_output = settings.vertex_output
     if vertex_output == 'DEFAULT':
         prefs = preferences.get(context)
         vertex_output = prefs.vertex_output if prefs is not None else 'SHAPE_KEYS'
     options = bake.BakeSettings(vertex_output=vertex_output, overrides=settings.overrides(),
                                 create_missing_keys=settings.create_missing_keys,
-                                cache_dir=settings.cache_dir, lip_contact=settings.lip_contact)
+                                cache_dir=settings.cache_dir, lip_contact=settings.lip_contact,
+                                life=life_bake.from_scene(settings, *controls))
     return bake.BakeJob(settings.target_object(context), clip, checkpoint, emotion, options)
 
 
