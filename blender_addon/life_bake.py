@@ -78,7 +78,8 @@ def write_rotations(action, clip, rotations: np.ndarray, targets: dict, write_ke
             for i, values in enumerate(_quaternion(*euler)):
                 write_keys(curves[obj.name], f"{prefix}rotation_quaternion", clip.frames, values, i)
         else:
-            owner.rotation_mode = 'XYZ' if owner.rotation_mode == 'AXIS_ANGLE' else owner.rotation_mode
+            if owner.rotation_mode == 'AXIS_ANGLE':
+                owner.rotation_mode = 'XYZ'  # keys of three angles need an Euler mode
             for i, values in enumerate(euler):
                 write_keys(curves[obj.name], f"{prefix}rotation_euler", clip.frames, values, i)
         keyed.append(f"{obj.name}:{bone}" if owner is not obj else obj.name)

@@ -103,6 +103,12 @@ def test_prosody_finds_a_pause_between_two_sentences(tmp_path):
     q = prosody.analyse(4 * x)
     assert np.array_equal(p.speech, q.speech)
     np.testing.assert_allclose(p.f0_hz, q.f0_hz, rtol=1e-4)  # float32 sums, rescaled
+    # a noisy room (noise 25 dB under the speech): the pause is found above its floor
+    level = np.sqrt(np.mean(x[np.abs(x) > 0.01] ** 2))
+    noisy = x + np.random.default_rng(0).normal(0, level * 10 ** (-25 / 20), len(x))
+    r = prosody.analyse(noisy.astype(np.float32))
+    assert r.speech.mean() < 0.95
+    assert not r.speech[int((join + 0.1) * prosody.RATE):int((join + 0.4) * prosody.RATE)].any()
 
 
 # --- blinks -----------------------------------------------------------------------------------

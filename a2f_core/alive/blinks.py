@@ -87,7 +87,8 @@ def sample_blinks(duration: float, boundaries: np.ndarray, rng: np.random.Genera
     n = len(starts)
     draw = lambda mean_spread, low: np.maximum(  # noqa: E731
         rng.normal(mean_spread[0], mean_spread[1], n), low) * slowness
-    close, hold, open_ = draw(CLOSE_SECONDS, 0.05), draw(HOLD_SECONDS, 0.0), draw(OPEN_SECONDS, 0.12)
+    close, hold = draw(CLOSE_SECONDS, 0.05), draw(HOLD_SECONDS, 0.0)
+    open_ = draw(OPEN_SECONDS, 0.12)
     depth = np.clip(1.0 - np.abs(rng.normal(0, ASYMMETRY, (n, 2))), 0.9, 1.0)
     lag = rng.normal(0, ASYMMETRY * 0.1, n)
     return Blinks(np.asarray(starts, float), close, hold, open_, depth, lag)

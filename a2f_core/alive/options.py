@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
         group.add_argument(f"--{layer.rstrip('s')}-strength", dest=_STRENGTH[layer], type=float,
                            default=1.0, metavar="S", help=f"scale the {layer} layer (default 1)")
     group.add_argument("--blink-rate", type=float, default=LifeSettings.blink_rate, metavar="N",
-                       help=f"blinks per minute while speaking (default {LifeSettings.blink_rate:g})")
+                       help="blinks per minute while speaking "
+                            f"(default {LifeSettings.blink_rate:g})")
     group.add_argument("--gaze-target", default="0,0", metavar="YAW,PITCH",
                        help="degrees the eyes wander around; yaw to the subject's left, pitch "
                             "down (default 0,0)")

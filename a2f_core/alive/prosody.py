@@ -17,7 +17,10 @@ RATE = 1.0 / pitch.HOP_SECONDS  # control grid, frames per second
 BLOCK_SECONDS = 60.0            # audio read (and pitch-tracked) at a time, with
 MARGIN_SECONDS = 0.1            # this much context either side
 ACTIVE_RANGE_DB = 40.0          # frames this far under the loudest count for the speech level
-SPEECH_DB = -30.0               # frames louder than this (re the speech level) are speech
+SPEECH_DB = -30.0               # frames louder than this (re the speech level) are speech,
+ABOVE_FLOOR_DB = 6.0            # ... and louder than the room's noise floor by this much,
+MAX_SPEECH_DB = -12.0           # ... which never asks more than this
+FLOOR_PERCENTILE = 10           # the noise floor: this percentile of the frame levels
 MIN_PAUSE_SECONDS = 0.15        # quieter stretches at least this long are pauses
 MIN_SPEECH_SECONDS = 0.1        # louder blips shorter than this do not end a pause
 PITCH_ACCENT_SEMITONES = 3.0    # a rise this far above the local baseline is accent 1
@@ -82,7 +85,9 @@ def _describe(f0: np.ndarray, level_db: np.ndarray) -> Prosody:
     loud = level_db >= level_db.max() - ACTIVE_RANGE_DB
     speech_level = 10 * np.log10(np.mean(10 ** (level_db[loud] / 10))) if loud.any() else 0.0
     relative = level_db - speech_level
-    speech = ~_close_gaps(relative <= SPEECH_DB, MIN_SPEECH_SECONDS)  # blips are not speech
+    floor = np.percentile(relative, FLOOR_PERCENTILE) if len(relative) else SPEECH_DB
+    threshold = min(max(SPEECH_DB, floor + ABOVE_FLOOR_DB), MAX_SPEECH_DB)
+    speech = ~_close_gaps(relative <= threshold, MIN_SPEECH_SECONDS)  # blips are not speech
     speech = _close_gaps(speech, MIN_PAUSE_SECONDS)  # nor are short gaps pauses
     voiced = np.isfinite(f0) & speech
     f0 = np.where(voiced, _median3(f0), np.nan)
@@ -93,7 +98,7 @@ def _describe(f0: np.ndarray, level_db: np.ndarray) -> Prosody:
         filled = np.interp(np.arange(len(f0)), np.flatnonzero(voiced), semitones[voiced])
         baseline = _moving_average(filled, BASELINE_SECONDS)
         pitch_accent = np.where(voiced, (filled - baseline) / PITCH_ACCENT_SEMITONES, 0.0)
-    clipped = np.maximum(relative, SPEECH_DB)
+    clipped = np.maximum(relative, threshold)
     loudness_accent = (clipped - _moving_average(clipped, BASELINE_SECONDS)
                        - LOUDNESS_FLOOR_DB) / LOUDNESS_ACCENT_DB
     as32 = lambda a: np.asarray(a, np.float32)  # noqa: E731

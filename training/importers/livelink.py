@@ -2,12 +2,12 @@
 
 A CSV has `Timecode,BlendShapeCount,` 52 PascalCase ARKit names and 9 head/eye rotations
 (radians; when all nine are there they are kept beside the weights, in takes/NAME.rotations.npy,
-resampled the same way, and the take's meta names that file). Timecodes are `HH:MM:SS:FF.mmm`, FF counting frames at the
-capture rate (60 or 30, detected from the largest FF, or --capture-fps) and mmm thousandths of a
-frame. Rows are placed by their time, not their row number, so reordered, repeated or dropped
-rows are found, and resampled to --fps. Frame i of the take shows audio time
-i / fps + --audio-offset-seconds; the audio is --audio or the file beside the CSV with the same
-name.
+resampled the same way, and the take's meta names that file). Timecodes are `HH:MM:SS:FF.mmm`,
+FF counting frames at the capture rate (60 or 30, detected from the largest FF, or
+--capture-fps) and mmm thousandths of a frame. Rows are placed by their time, not their row
+number, so reordered, repeated or dropped rows are found, and resampled to --fps. Frame i of the
+take shows audio time i / fps + --audio-offset-seconds; the audio is --audio or the file beside
+the CSV with the same name.
 """
 
 import csv
