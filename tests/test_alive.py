@@ -355,3 +355,16 @@ def test_ten_minutes_of_speech_blink_like_people_and_at_pauses(tmp_path):
     edges = np.flatnonzero(np.diff(closed.astype(np.int8)))
     runs = np.diff(edges)[::2] if closed[0] == 0 else np.diff(edges)[1::2]
     assert 2 <= np.median(runs) <= 9
+
+
+def test_a_later_start_shows_the_same_motion_from_there(speech_prosody):
+    """The processes live on the audio's own timeline: --start-seconds crops, never reshuffles."""
+    x, _ = speech_prosody
+    names = list(ARKIT_NAMES)
+    net = np.zeros((300, len(names)), np.float32)
+    whole, turns = liven(x, net, names, 30.0, 0.0, LifeSettings(seed=2))
+    later, later_turns = liven(x, net[:240], names, 30.0, 2.0, LifeSettings(seed=2))
+    # frame 60 + i and frame i of the later start are at the same time (to a float64 ulp,
+    # (60 + i) / 30 against 2 + i / 30): the same values, to a float32 ulp
+    np.testing.assert_allclose(later, whole[60:], atol=EPS32)
+    np.testing.assert_allclose(later_turns, turns[60:], atol=EPS32)

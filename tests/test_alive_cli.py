@@ -83,3 +83,12 @@ def test_livelink_csv_rotations_round_trip_through_the_importer(tmp_path, speech
     assert len(back) >= len(rotations) - 1
     weights = take.targets()
     assert weights[:, ARKIT_NAMES.index("eyeBlinkLeft")].max() > 0.9
+
+
+def test_a_vertex_model_gets_the_rotations_and_its_vertices_untouched(tmp_path, speech_wav,
+                                                                     vertices_ckpt):
+    alive = np.load(infer(tmp_path, speech_wav, "v.npz", "--checkpoint", str(vertices_ckpt)))
+    still = np.load(infer(tmp_path, speech_wav, "s.npz", "--checkpoint", str(vertices_ckpt),
+                          "--no-life"))
+    assert np.array_equal(alive["vertices"], still["vertices"])  # the same network, untouched
+    assert alive["rotations"][:, :3].any() and not still["rotations"].any()
