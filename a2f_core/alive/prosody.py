@@ -1,5 +1,5 @@
-"""What the voice does over time, on a 100 Hz control grid: F0, loudness, speech and pauses,
-and the accents (pitch and loudness peaks) that drive brows and head nods.
+"""What the voice does over time, on a 50 Hz control grid (pitch.HOP_SECONDS): F0, loudness,
+speech and pauses, and the accents (pitch and loudness peaks) that drive brows and head nods.
 
 Everything is relative to the clip itself (loudness to its active speech level, F0 in semitones
 to its median), so a louder recording or a higher voice gives the same motion. Audio is read in
