@@ -5,6 +5,7 @@ import importlib
 import math
 
 import bpy
+import mathutils
 import numpy as np
 import pytest
 from bpy_fixtures import configure, make_mesh
@@ -97,10 +98,21 @@ def test_head_object_and_eye_bones_are_keyed_in_the_bake_action(scene, weights_c
     yaw, pitch = turn["rotation_euler", 2], turn["rotation_euler", 0]
     assert 0 < np.abs(yaw).max() < math.radians(15) and np.abs(pitch).max() > 0
     eyes = curves(armature)
-    for bone in ("eye.L", "eye.R"):
+    fps = audio_source.scene_fps(scene)
+    network = Animator(weights_ckpt).animate(load_audio(speech), fps,
+                                             weights_ckpt.emotions["neutral"])
+    _, rotations = liven(audio_source.read_file(speech), network, ARKIT_NAMES, fps, 0.0,
+                         LifeSettings(blink_rate=60.0))
+    for bone, (yaw, pitch) in (("eye.L", (3, 4)), ("eye.R", (6, 7))):
         quat = np.stack([eyes[f'pose.bones["{bone}"].rotation_quaternion', i] for i in range(4)])
-        np.testing.assert_allclose(np.linalg.norm(quat, axis=0), 1.0, atol=4 * EPS32)  # float32 keys
         assert np.abs(quat[1:]).max() > 0.01  # the eyes move
+        # a bone nods about X and turns about its Y: Blender's own Euler -> quaternion
+        expected = np.array([list(mathutils.Euler((r[pitch], r[yaw], 0.0)).to_quaternion())
+                             for r in rotations]).T
+        np.testing.assert_allclose(quat, expected, atol=4 * EPS32)  # float32 keys of unit size
+    # an object nods about X, tilts about Y and turns about Z; keys hold the float32 angles
+    for axis, column in enumerate((1, 2, 0)):
+        np.testing.assert_array_equal(turn["rotation_euler", axis], rotations[:, column])
     assert 'pose.bones["head"].rotation_quaternion' not in {p for p, _ in eyes}
     assert len(scene.a2f.last_report) > 0
 
