@@ -14,6 +14,10 @@ ARKIT_NAMES = (
     "noseSneerRight", "tongueOut",
 )
 
+# Live Link Face's head and eye rotation columns, in radians, in the order its CSV has them
+ROTATION_NAMES = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+                  "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+
 
 def pascal_case(name: str) -> str:
     """'jawOpen' -> 'JawOpen', the spelling of Live Link Face CSV headers."""

@@ -68,8 +68,11 @@ class AudioFile:
     soxr's stream gives the same samples as its one-shot call: `load_audio` is this, whole.
     """
 
-    def __init__(self, path, block_seconds: float = BLOCK_SECONDS):
+    def __init__(self, path, block_seconds: float = BLOCK_SECONDS, sample_rate=SAMPLE_RATE):
+        """sample_rate: of the samples handed out (a lower one is cheaper, for analyses that
+        need no more)."""
         self.path = Path(path)
+        self.sample_rate = sample_rate
         check_readable(self.path)
         try:
             with _native_stderr_silenced():
@@ -85,7 +88,7 @@ class AudioFile:
             raise AudioError(f"{self.path} contains no audio samples; check the file or strip")
         self.rate = info.samplerate
         self._block = max(1, int(block_seconds * self.rate))
-        self._length = int(info.frames * SAMPLE_RATE / self.rate + 0.5)  # soxr's output length
+        self._length = int(info.frames * sample_rate / self.rate + 0.5)  # soxr's output length
         self._restart()
 
     def __len__(self) -> int:
@@ -114,8 +117,9 @@ class AudioFile:
 
     def _decode(self):
         """Yield the whole file as float32 16 kHz mono blocks."""
-        stream = (None if self.rate == SAMPLE_RATE else
-                  soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
+        stream = (None if self.rate == self.sample_rate else
+                  soxr.ResampleStream(self.rate, self.sample_rate, 1, dtype="float32",
+                                      quality="HQ"))
         try:
             with soundfile.SoundFile(str(self.path)) as f:
                 while True:

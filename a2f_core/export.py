@@ -9,15 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, pascal_case
+from .arkit import ARKIT_NAMES, ROTATION_NAMES, pascal_case
 from .atomic import atomic_write
 from .errors import A2FError
 
 FORMATS = (".npz", ".csv", ".json")
 
 
-def write_animation(path, frames: np.ndarray, fps: float, names=None):
-    """Write (T, C) weights (with their C names) or (T, V, 3) vertices to path."""
+def write_animation(path, frames: np.ndarray, fps: float, names=None, rotations=None):
+    """Write (T, C) weights (with their C names) or (T, V, 3) vertices to path, and the
+    (T, 9) head and eye rotations in radians (arkit.ROTATION_NAMES) when given."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -27,16 +28,22 @@ def write_animation(path, frames: np.ndarray, fps: float, names=None):
         if kind != "weights" or not set(names or ()) <= set(ARKIT_NAMES):
             raise A2FError("Live Link Face .csv needs a weights model with ARKit channel names; "
                            "write .npz or .json instead")
-        writer = lambda f: _write_livelink_csv(f, frames, fps, names)  # noqa: E731
+        writer = lambda f: _write_livelink_csv(f, frames, fps, names, rotations)  # noqa: E731
     elif suffix == ".npz":
         arrays = {"fps": np.float64(fps), kind: frames.astype(np.float32)}
         if kind == "weights":
             arrays["names"] = np.array(names, dtype=str)
+        if rotations is not None:
+            arrays["rotations"] = np.asarray(rotations, np.float32)
+            arrays["rotation_names"] = np.array(ROTATION_NAMES, dtype=str)
         writer = lambda f: np.savez_compressed(f, **arrays)  # noqa: E731
     else:
         doc = {"fps": fps, "frame_count": len(frames), kind: np.round(frames, 6).tolist()}
         if kind == "weights":
             doc["names"] = list(names)
+        if rotations is not None:
+            doc["rotation_names"] = list(ROTATION_NAMES)
+            doc["rotations"] = np.round(rotations, 6).tolist()
         writer = lambda f: f.write(json.dumps(doc).encode())  # noqa: E731
     atomic_write(path, writer)
 
@@ -52,20 +59,19 @@ def livelink_timecode(frame: int, fps: float) -> str:
             f"{ff:02d}.{millis:03d}")
 
 
-def _write_livelink_csv(f, frames, fps, names):
+def _write_livelink_csv(f, frames, fps, names, rotations):
     """Apple Live Link Face layout: Timecode, BlendShapeCount, the 52 PascalCase ARKit names,
-    then 9 head and eye rotations (zero: a2f does not animate them)."""
+    then 9 head and eye rotations in radians (zero when not given)."""
     column = {name: i for i, name in enumerate(names)}
-    extra = ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
-             "RightEyeYaw", "RightEyePitch", "RightEyeRoll"]
     lines = [",".join(["Timecode", "BlendShapeCount"]
-                      + [pascal_case(n) for n in ARKIT_NAMES] + extra)]
+                      + [pascal_case(n) for n in ARKIT_NAMES] + list(ROTATION_NAMES))]
     full = np.zeros((len(frames), len(ARKIT_NAMES)), np.float32)
     for j, name in enumerate(ARKIT_NAMES):
         if name in column:
             full[:, j] = frames[:, column[name]]
-    tail = ",0" * len(extra)
-    for i, row in enumerate(np.clip(full, 0.0, 1.0)):
+    if rotations is None:
+        rotations = np.zeros((len(frames), len(ROTATION_NAMES)), np.float32)
+    for i, row in enumerate(np.concatenate([np.clip(full, 0.0, 1.0), rotations], axis=1)):
         values = ",".join(f"{v:.6g}" for v in row)
-        lines.append(f"{livelink_timecode(i, fps)},{len(ARKIT_NAMES)},{values}{tail}")
+        lines.append(f"{livelink_timecode(i, fps)},{len(ARKIT_NAMES)},{values}")
     f.write(("\n".join(lines) + "\n").encode())

@@ -58,10 +58,10 @@ _PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], che
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
-def a2f_infer(audio: Path, out: Path, checkpoint: Path):
+def a2f_infer(audio: Path, out: Path, checkpoint: Path, *options):
     """Run `a2f infer` as a user would: (wall seconds, peak RSS in MB) of that command."""
     command = [str(Path(sys.executable).parent / "a2f"), "infer", str(audio), "-o", str(out),
-               "--checkpoint", str(checkpoint)]
+               "--checkpoint", str(checkpoint), *options]
     start = time.perf_counter()
     peak_kb = subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], check=True,
                              capture_output=True, text=True).stdout
@@ -96,8 +96,17 @@ def main():
         rows = [("1. inference, 60 s of speech", None, "")]
         rows += inference.run(load_audio(wav), workdir)
         checkpoint = random_checkpoint(workdir / "weights.safetensors")
-        wall, _ = a2f_infer(wav, workdir / "minute.npz", checkpoint)
-        rows.append(("`a2f infer` 60 s, whole command", wall, "s (start-up, checkpoint, audio, output)"))
+        # fastest of 3 each, alternating: the liveliness layer's cost is a few percent
+        walls = {options: [] for options in ((), ("--no-life",))}
+        for _ in range(3):
+            for options in walls:
+                walls[options].append(a2f_infer(wav, workdir / "minute.npz", checkpoint,
+                                                *options)[0])
+        wall, alone = min(walls[()]), min(walls[("--no-life",)])
+        rows += [("`a2f infer` 60 s, whole command", wall,
+                  "s (start-up, checkpoint, audio, liveliness layer, output)"),
+                 ("`a2f infer --no-life` 60 s (the network alone)", alone, "s"),
+                 ("liveliness layer's cost", wall / alone, "x (target <= 1.1)")]
         bpy = blender(wav)
         rows.append((f"numpy inference in Blender (numpy {bpy['numpy_inference']['numpy']})",
                      bpy["numpy_inference"]["s_per_audio_minute"], "s per audio minute"))

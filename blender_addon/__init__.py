@@ -22,7 +22,7 @@ bl_info = {
 for _name in [m for m in sys.modules if m.startswith(f"{__name__}.")]:
     del sys.modules[_name]
 
-_MODULES = ("preferences", "properties", "operators", "panel")
+_MODULES = ("preferences", "life_properties", "properties", "operators", "panel", "life_panel")
 
 
 def _modules():

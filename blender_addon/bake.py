@@ -7,7 +7,8 @@ the job. Keys are written in bulk: one `keyframe_points.add` and `foreach_set` p
 Output by checkpoint kind:
 - weights: one F-curve per shape key matched by name (name_matching), or per target of a
   retarget preset (a2f_core.retarget), on a new action of each mesh's shape keys; armatures get
-  their poses blended onto the bones (armature.py).
+  their poses blended onto the bones (armature.py). The liveliness layer (life_bake.py) shapes
+  the weights first, and its head and eye rotations are keyed on their objects or bones.
 - vertices, SHAPE_KEYS: the last linear layer y = h @ W.T + b becomes shape keys, one for the
   mean offset b (value 1) and one per hidden unit k holding W[:, k] * s_k, keyed h_k / s_k with
   s_k = max |h_k| so values stay in [-1, 1]; their sum is exactly the network output.
@@ -25,7 +26,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import armature, compat, nla
+from . import armature, compat, life_bake, nla
 from .core import A2FError, arkit, infer, retarget, topology
 from .name_matching import match_channels
 
@@ -49,6 +50,7 @@ class BakeSettings:
     preset: object = None              # a2f_core.retarget.Preset: channels -> the rig's keys
     emotion_label: str = "neutral"     # names the bake's NLA track with the audio
     blend_type: str = "REPLACE"        # the bake's strip over the animation: "REPLACE" or "ADD"
+    life: life_bake.LifeBake = field(default_factory=life_bake.LifeBake)  # weights models
 
 
 @dataclass
@@ -81,7 +83,8 @@ class BakeJob:
         objs = list(obj) if isinstance(obj, (list, tuple)) else [obj]
         if not objs or any(o is None or o.type not in TARGET_TYPES for o in objs):
             raise A2FError("the target must be a mesh or an armature; select the face mesh or rig")
-        for o in objs:
+        turned = [o for o, _ in settings.life.targets.values()]  # by weights models only
+        for o in objs + (turned if checkpoint.kind == "weights" else []):
             reason = not_editable(o)
             if reason:
                 raise A2FError(reason)
@@ -140,7 +143,9 @@ class BakeJob:
     def apply(self) -> BakeResult:
         """Write the computed frames into the file."""
         if self.checkpoint.kind == "weights":
-            return self._write_weights(self.computed)
+            weights, rotations = life_bake.liven(self.clip, self.computed,
+                                                 self.checkpoint.channel_names, self.settings.life)
+            return self._write_weights(weights, rotations)
         if not self._keys_hidden:
             return self._write_point_cache(self.computed.reshape(len(self.computed), -1, 3))
         return self._write_vertex_basis(self.computed, *self._animator.output_layer())
@@ -203,7 +208,11 @@ class BakeJob:
                   else "enable 'Create missing ARKit keys', choose a retarget preset or edit the name mapping")
         raise A2FError(f"no shape key of {meshes} matches {what} {source} (e.g. {names[0]}); {advice}")
 
-    def _write_weights(self, weights: np.ndarray) -> BakeResult:
+    def _write_weights(self, weights: np.ndarray, rotations: np.ndarray) -> BakeResult:
+        """Keys weights on every matching mesh or rig, and the (T, 9) head and eye rotations on
+        their targets: a rig of this bake turns its bones in its own strip, any other target
+        object gets a strip of its own on the same track name."""
+        turning, turned = life_bake.rotation_curves(rotations, self.settings.life.targets)
         values = weights
         if self.settings.preset is not None:
             values = self.settings.preset.apply(self.checkpoint.channel_names, weights)
@@ -220,14 +229,19 @@ class BakeJob:
                 poses = self._poses(obj)
                 curves = armature.blend([poses[mapping[t]] for t in targets],
                                         values[:, [column[t] for t in targets]])
+                # head and eye bones turn in the poses' strip (over a pose's keys of them)
+                curves.update(turning.pop(obj.name, (obj, {}))[1])
                 actions.append(self._write_action(obj, curves))
             else:
                 curves = {(_key_value_path(k), 0): values[:, column[c]] for c, k in mapping.items()}
                 actions.append(self._write_action(obj.data.shape_keys, curves))
             keyed.update(mapping.values())
             unmatched = [c for c in (missing if unmatched is None else unmatched) if c in missing]
+        for obj, curves in turning.values():
+            self._write_action(obj, curves)
         preset = self.settings.preset.name if self.settings.preset is not None else ""
-        return BakeResult(actions[0], sorted(keyed), unmatched, [o.name for o in self.objs], preset)
+        return BakeResult(actions[0], sorted(keyed) + turned, unmatched,
+                          [o.name for o in self.objs], preset)
 
     def _write_action(self, id_data, curves: dict):
         """A new action with one F-curve per (data path, index) (values on the clip's frames, or

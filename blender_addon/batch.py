@@ -62,6 +62,11 @@ def _parse(argv):
     parser.add_argument("--no-frame-range", dest="frame_range", action="store_false",
                         help="leave the scene's frame range as it is")
     parser.add_argument("--save", help="write the result to this .blend")
+    for part in ("head", "left-eye", "right-eye"):
+        parser.add_argument(f"--{part}", metavar="OBJECT[:BONE]", default="",
+                            help=f"key the {part.replace('-', ' ')} rotation on this object, or "
+                                 "on a bone of this armature")
+    _life_options().add_arguments(parser)
     args = parser.parse_args(argv)
     jobs = {}  # object name -> audio files, in order
     if args.audio:
@@ -94,6 +99,12 @@ def _audio_files(path) -> list:
     return files
 
 
+def _life_options():
+    """a2f_core.alive.options of the add-on's core (vendored or the source tree's)."""
+    core = importlib.import_module(f"{_PACKAGE}.core")
+    return importlib.import_module(f"{core.alive.__name__}.options")
+
+
 def _script_args(argv):
     """The script's own arguments: after `--`, or all of them when Python runs this file."""
     if "--" in argv:
@@ -110,6 +121,7 @@ def run(args, jobs) -> list:
     bake = importlib.import_module(f"{addon.__name__}.bake")
     checkpoints = importlib.import_module(f"{addon.__name__}.checkpoints")
     core = importlib.import_module(f"{addon.__name__}.core")
+    life_bake = importlib.import_module(f"{addon.__name__}.life_bake")
     preset = core.retarget.load_preset(args.preset) if args.preset else None
 
     if args.scene:
@@ -121,11 +133,22 @@ def run(args, jobs) -> list:
         scene.render.fps = max(1, round(args.fps))
         scene.render.fps_base = scene.render.fps / args.fps
     checkpoint = checkpoints.load(args.checkpoint)
-    emotion = core.emotions.blend(checkpoint.emotions, core.emotions.parse_emotion_spec(args.emotion))
+    emotion_weights = core.emotions.parse_emotion_spec(args.emotion)
+    emotion = core.emotions.blend(checkpoint.emotions, emotion_weights)
+    life, regions = _life_options().settings_from(args)
+    targets = {}
+    for part in ("head", "left_eye", "right_eye"):
+        name, _, bone = getattr(args, part).partition(":")
+        if name:
+            if scene.objects.get(name) is None:
+                raise core.A2FError(f"--{part.replace('_', '-')}: no object '{name}' in the scene")
+            targets[part] = (scene.objects[name], bone)
+    mood = life_bake.compose.Mood.from_weights(emotion_weights)
     settings = bake.BakeSettings(vertex_output=args.vertex_output,
                                  create_missing_keys=args.create_missing_keys,
                                  lip_contact=args.lip_contact, blend_type=args.combine, preset=preset,
-                                 emotion_label=args.emotion or "neutral")
+                                 emotion_label=args.emotion or "neutral",
+                                 life=life_bake.LifeBake(life, regions, mood, targets))
     lines = []
     for names, files in jobs.items():
         objs = []

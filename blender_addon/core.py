@@ -14,8 +14,8 @@ _NAME = _VENDORED if importlib.util.find_spec(_VENDORED) is not None else "a2f_c
 errors = importlib.import_module(f"{_NAME}.errors")
 A2FError = errors.A2FError
 
-_MODULES = ("arkit", "audio", "checkpoint", "contact", "emotions", "features", "infer", "models",
-            "retarget", "topology")
+_MODULES = ("alive", "arkit", "audio", "checkpoint", "contact", "emotions", "features", "infer",
+            "models", "retarget", "topology")
 
 
 def __getattr__(name):

@@ -8,6 +8,7 @@ import bpy
 import numpy as np
 
 from . import checkpoints, compat
+from .life_properties import A2FLifeSettings
 from .nla import BLEND_MODES
 from .preferences import VERTEX_OUTPUTS
 
@@ -93,6 +94,7 @@ class A2FSettings(bpy.types.PropertyGroup):
     mapping: bpy.props.CollectionProperty(type=A2FMappingItem)
     mapping_index: bpy.props.IntProperty()
     last_report: bpy.props.StringProperty(name="Last Bake", description="What the last bake did")
+    life: bpy.props.PointerProperty(type=A2FLifeSettings)
 
     def target_object(self, context):
         return self.target or context.active_object

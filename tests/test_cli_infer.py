@@ -30,7 +30,7 @@ def a2f(*args, check=True):
 
 def test_npz_matches_the_library_without_torch(tmp_path, speech_wav, weights_ckpt):
     out = tmp_path / "out.npz"
-    a2f("infer", speech_wav, "--checkpoint", weights_ckpt, "--emotion", "happy=0.7,sad=0.3",
+    a2f("infer", speech_wav, "--checkpoint", weights_ckpt, "--emotion", "happy=0.7,sad=0.3", "--no-life",
         "--fps", 24, "-o", out)
     data = np.load(out)
     ckpt = load_checkpoint(weights_ckpt)

@@ -57,8 +57,9 @@ def test_60_fps_take_with_paired_audio(tmp_path, capsys):
     # the CSV holds 6 significant digits of values <= 1: within 5e-7, plus float32 storage
     assert targets.shape == (60, 52) and np.allclose(targets, weights[::2], atol=1e-6)
     assert len(ds.takes[0].audio()) == 32000
+    rotations = np.load(tmp_path / "out" / ds.takes[0].meta["rotations"])
+    assert rotations.shape == (60, 9) and np.allclose(rotations, 0.01)  # write_csv's value
     err = capsys.readouterr().err
-    assert "9 head/eye rotation columns not imported" in err
     assert "resampled from 60 to 30 fps" in err
 
 

@@ -37,8 +37,9 @@ def voice(speech):
 
 
 def infer(capfd, audio, ckpt, out, *extra):
-    """Run `a2f infer`; returns (exit status, stderr lines)."""
-    rc = main(["infer", str(audio), "--checkpoint", str(ckpt), "-o", str(out), *map(str, extra)])
+    """Run `a2f infer` (the network alone: --no-life); returns (exit status, stderr lines)."""
+    rc = main(["infer", str(audio), "--checkpoint", str(ckpt), "-o", str(out), "--no-life",
+               *map(str, extra)])
     err = capfd.readouterr().err
     return rc, [line for line in err.splitlines() if line.strip()]
 

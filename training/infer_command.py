@@ -6,6 +6,9 @@ import numpy as np
 
 from tqdm import tqdm
 
+from a2f_core.alive import options as life_options
+from a2f_core.alive.compose import Mood, liven
+from a2f_core.alive.regions import shape_regions
 from a2f_core.audio import SAMPLE_RATE, open_audio
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.emotions import blend, parse_emotion_spec
@@ -31,14 +34,17 @@ def add_arguments(parser):
     parser.add_argument("--preset", help="retarget preset: the output has the rig's targets instead "
                         f"of the model's channels; a shipped name ({', '.join(shipped_presets())}) "
                         "or a .json file (docs/blender.md, 'Retarget presets')")
+    life_options.add_arguments(parser)
 
 
 def run(args) -> int:
+    life, regions = life_options.settings_from(args)
     checkpoint = load_checkpoint(args.checkpoint or default_checkpoint())
     preset = load_preset(args.preset) if args.preset else None
     if preset is not None and checkpoint.kind != "weights":
         raise A2FError("--preset maps a weights model's channels; this checkpoint outputs vertices")
-    emotion = blend(checkpoint.emotions, parse_emotion_spec(args.emotion))
+    emotion_weights = parse_emotion_spec(args.emotion)
+    emotion = blend(checkpoint.emotions, emotion_weights)
     samples = open_audio(args.audio)  # an hour of audio streams: memory stays bounded
     duration = len(samples) / SAMPLE_RATE
     if not 0 <= args.start_seconds < duration:
@@ -52,12 +58,17 @@ def run(args) -> int:
             chunks.append(frames)
             bar.update(len(frames))
     frames = np.concatenate(chunks)
+    names = checkpoint.channel_names if checkpoint.kind == "weights" else None
+    if names is not None:
+        frames = shape_regions(frames, names, args.fps, regions)
+    frames, rotations = liven(samples, frames, names, args.fps, args.start_seconds, life,
+                              Mood.from_weights(emotion_weights))
     names = checkpoint.channel_names
     if checkpoint.kind == "vertices":
         frames = frames.reshape(len(frames), -1, 3) + checkpoint.template
-    elif preset is not None:
+    elif preset is not None:  # the rig's targets of the livened channels (blinks included)
         frames, names = preset.apply(names, frames), list(preset.targets)
-    write_animation(args.output, frames, args.fps, names)
+    write_animation(args.output, frames, args.fps, names, rotations)
     print(f"{Path(args.output)}: {len(frames)} frames at {args.fps:g} fps "
           f"({duration - args.start_seconds:.2f} s of audio, {checkpoint.kind})")
     return 0

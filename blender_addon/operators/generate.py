@@ -41,7 +41,7 @@ def problem(context):
 
 def build_job(context):
     """A bake.BakeJob for the scene's a2f settings; A2FError when an input is unusable."""
-    from .. import audio_source, bake, emotion_mix
+    from .. import audio_source, bake, emotion_mix, life_bake
     from .retarget_preset import load as load_preset
     scene = context.scene
     settings = scene.a2f
@@ -61,7 +61,8 @@ def build_job(context):
                                 create_missing_keys=settings.create_missing_keys,
                                 cache_dir=settings.cache_dir, lip_contact=settings.lip_contact,
                                 emotion_label=label, blend_type=settings.blend_type,
-                                preset=load_preset(settings.retarget_preset))
+                                preset=load_preset(settings.retarget_preset),
+                                life=life_bake.from_scene(settings, *controls))
     return bake.BakeJob(settings.target_objects(context), clip, checkpoint, emotion, options)
 
 

@@ -85,3 +85,21 @@ def test_a_rig_without_matching_poses_says_how_to_name_them(scene, weights_ckpt,
     with pytest.raises(RuntimeError, match="no pose action matches a channel of weights.safetensors "
                                            r"\(e.g. eyeBlinkLeft\) for 'Rig'; name one action per pose"):
         bpy.ops.a2f.generate()
+
+
+def test_a_rig_turns_its_head_bone_in_the_strip_of_its_mouth_poses(scene, weights_ckpt, speech):
+    rig = make_rig()
+    bpy.ops.object.mode_set(mode='EDIT')
+    rig.data.edit_bones.new("Head").tail = (0, 0, 0.3)
+    bpy.ops.object.mode_set(mode='OBJECT')
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(speech), retarget_preset="oculus_visemes")
+    life = scene.a2f.life
+    life.enabled, life.head_target, life.head_bone = True, rig, "Head"
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    assert [t.name for t in rig.animation_data.nla_tracks] == ["a2f: line_01 (neutral)"]
+    (strip,) = nla.bake_strips(rig)
+    paths = {(f.data_path, f.array_index) for f in compat.strip_fcurves(strip)}
+    assert ('pose.bones["Jaw"].rotation_euler', 0) in paths  # the mouth poses
+    turn = 'pose.bones["Head"].rotation_quaternion'  # a new bone's mode: quaternions
+    assert {(turn, i) for i in range(4)} <= paths
+    assert np.abs(bone_keys(rig, turn, 1)).max() > 0  # the head nods

@@ -1,12 +1,13 @@
 """`a2f import livelink CSV...`: Apple Live Link Face recordings (ARKit-52 weights).
 
-A CSV has `Timecode,BlendShapeCount,` 52 PascalCase ARKit names and 9 head/eye rotations (not
-imported: a2f animates the face only). Timecodes are `HH:MM:SS:FF.mmm`, FF counting frames at the
-capture rate (60 or 30, detected from the largest FF, or --capture-fps) and mmm thousandths of a
-frame. Rows are placed by their time, not their row number, so reordered, repeated or dropped
-rows are found, and resampled to --fps. Frame i of the take shows audio time
-i / fps + --audio-offset-seconds; the audio is --audio or the file beside the CSV with the same
-name.
+A CSV has `Timecode,BlendShapeCount,` 52 PascalCase ARKit names and 9 head/eye rotations
+(radians; when all nine are there they are kept beside the weights, in takes/NAME.rotations.npy,
+resampled the same way, and the take's meta names that file). Timecodes are `HH:MM:SS:FF.mmm`,
+FF counting frames at the capture rate (60 or 30, detected from the largest FF, or
+--capture-fps) and mmm thousandths of a frame. Rows are placed by their time, not their row
+number, so reordered, repeated or dropped rows are found, and resampled to --fps. Frame i of the
+take shows audio time i / fps + --audio-offset-seconds; the audio is --audio or the file beside
+the CSV with the same name.
 """
 
 import csv
@@ -15,14 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from a2f_core.arkit import ARKIT_NAMES
+from a2f_core.arkit import ARKIT_NAMES, ROTATION_NAMES as ROTATIONS
 from a2f_core.audio import SAMPLE_RATE, load_audio
 from a2f_core.errors import A2FError
-from training.dataset import write_take
+from training.dataset import TAKES_DIR, write_take
 from . import common
 
-ROTATIONS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
-             "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".WAV", ".FLAC")
 TIMECODE = re.compile(r"^(\d+):(\d\d):(\d\d):(\d+)(?:\.(\d+))?$")
 # mouth channels whose Left/Right the phone can report mirrored (--swap-mouth-left-right)
@@ -60,11 +59,13 @@ def run(args) -> int:
         names.add(name)
         take = read_take(report, name, path, args)
         if take is not None:
-            audio, weights = take
-            entries.append(write_take(out, name, audio, weights, {
-                "voice": None, "language": None, "emotion": None, "phonemes": None,
-                "synthesiser": None, "split": common.split_of(name, args.val),
-                "source_file": path.name}))
+            audio, frames = take
+            meta = {"voice": None, "language": None, "emotion": None, "phonemes": None,
+                    "synthesiser": None, "split": common.split_of(name, args.val),
+                    "source_file": path.name}
+            if frames.shape[1] > len(ARKIT_NAMES):
+                meta["rotations"] = _write_rotations(out, name, frames[:, len(ARKIT_NAMES):])
+            entries.append(write_take(out, name, audio, frames[:, :len(ARKIT_NAMES)], meta))
     common.finish(out, report, entries, skip_invalid=args.skip_invalid, fps=args.fps,
                   kind="weights", channel_names=list(ARKIT_NAMES),
                   provenance={"source": "Live Link Face CSV", "licence": "LicenseRef-Proprietary",
@@ -74,7 +75,8 @@ def run(args) -> int:
 
 
 def read_take(report, name, path: Path, args):
-    """(16 kHz audio, (T, 52) weights at args.fps) of one CSV, or None after reporting why."""
+    """(16 kHz audio, (T, 52) weights at args.fps, then the 9 rotations when the CSV has them)
+    of one CSV, or None after reporting why."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
@@ -95,10 +97,11 @@ def read_take(report, name, path: Path, args):
         order = {n: i for i, n in enumerate(ARKIT_NAMES)}
         for left, right in MOUTH_PAIRS:
             weights[:, [order[left], order[right]]] = weights[:, [order[right], order[left]]]
-    outside = int(((weights < 0) | (weights > 1)).sum())
+    face = weights[:, :len(ARKIT_NAMES)]  # a view: rotations follow the weights' rows
+    outside = int(((face < 0) | (face > 1)).sum())
     if outside:
         report.note(name, f"{outside} weight values outside 0..1 clipped")
-        weights = np.clip(weights, 0.0, 1.0)
+        np.clip(face, 0.0, 1.0, out=face)
     audio = _audio(report, name, path, args.audio)
     if audio is None:
         return None
@@ -121,7 +124,8 @@ def read_take(report, name, path: Path, args):
 
 
 def _parse(report, name, path, rows):
-    """(timecode strings, (N, 52) float weights in ARKit order) or None."""
+    """(timecode strings, (N, 52) float weights in ARKit order, then the 9 rotations when all
+    are there) or None."""
     if not rows or rows[0][:2] != ["Timecode", "BlendShapeCount"]:
         report.problem(name, f"{path}: not a Live Link Face CSV (the header must start with "
                              "Timecode,BlendShapeCount)")
@@ -134,8 +138,9 @@ def _parse(report, name, path, rows):
         report.problem(name, f"missing channels {', '.join(missing)}")
         return None
     rotations = [h for h in header if h in ROTATIONS]
-    if rotations:
-        report.note(name, f"{len(rotations)} head/eye rotation columns not imported")
+    if 0 < len(rotations) < len(ROTATIONS):
+        report.note(name, f"{len(rotations)} of the {len(ROTATIONS)} head/eye rotation columns "
+                          "found; rotations not imported")
     unknown = [h for h in header[2:] if h.lower() not in by_lower and h not in ROTATIONS]
     if unknown:
         report.note(name, f"unknown columns ignored: {', '.join(unknown)}")
@@ -146,6 +151,8 @@ def _parse(report, name, path, rows):
                              f"fields, the header {len(header)}" if short else "no data rows")
         return None
     index = [columns[n] for n in ARKIT_NAMES]
+    if len(rotations) == len(ROTATIONS):
+        index += [header.index(n) for n in ROTATIONS]
     try:
         weights = np.array([[float(r[i]) if r[i].strip() else np.nan for i in index]
                             for r in data], np.float32)
@@ -207,6 +214,14 @@ def _by_time(report, name, times, weights):
         keep[same + 1] = False
         times, weights = times[keep], weights[keep]
     return times, weights
+
+
+def _write_rotations(out: Path, name: str, rotations: np.ndarray) -> str:
+    """Save a take's (T, 9) rotations beside its weights; the path relative to out."""
+    rel = f"{TAKES_DIR}/{name}.rotations.npy"
+    (out / TAKES_DIR).mkdir(parents=True, exist_ok=True)
+    np.save(out / rel, np.ascontiguousarray(rotations, np.float32))
+    return rel
 
 
 def _audio(report, name, csv_path: Path, given):
