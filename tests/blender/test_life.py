@@ -183,3 +183,19 @@ def test_batch_options(scene, weights_ckpt, speech, tmp_path):
                         "--object", "Face", "--head", "Nobody"])
     with pytest.raises(Exception, match="--head: no object 'Nobody'"):
         batch.run(*bad)
+
+
+def test_a_head_in_tweak_mode_stops_the_bake_before_any_key(scene, weights_ckpt, speech):
+    from blender_addon.core import A2FError
+    from blender_addon.operators.generate import build_job
+    head = make_mesh("Head")
+    scene.a2f.life.head_target = head
+    bake(scene, weights_ckpt, speech)
+    anim = head.animation_data
+    (track,) = anim.nla_tracks
+    track.select, anim.nla_tracks.active = True, track
+    track.strips[0].select = True
+    anim.use_tweak_mode = True
+    assert anim.use_tweak_mode
+    with pytest.raises(A2FError, match="'Head' has an NLA strip in tweak mode; leave it"):
+        build_job(bpy.context)  # before the network runs, so nothing is keyed
