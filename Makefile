@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# the Blender (a bpy venv's Python) that the demo and the benchmarks run in
+BPY_PYTHON := .venv-bpy-4.5/bin/python
 APT_PACKAGES := espeak-ng libespeak-ng1 flite libflite1 festival festvox-kdlpc16k festvox-italp16k festvox-itapc16k \
 	festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj \
 	festvox-suopuhe-mv festvox-ru sox
@@ -34,10 +36,10 @@ test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow and not blender" tests
 
 demo: venv .venv-bpy-4.5/stamp
-	$(BIN)/python -m training.demo --checkpoint a2f_core/models/default_weights.safetensors
+	$(BIN)/python -m demo --bpy-python $(BPY_PYTHON) --checkpoint a2f_core/models/default_weights.safetensors
 
 bench: venv .venv-bpy-4.5/stamp
-	$(BIN)/python -m bench.run
+	BPY_PYTHON=$(BPY_PYTHON) $(BIN)/python -m bench.run
 
 # --- Blender add-on (docs/blender.md) -------------------------------------------------------
 # One venv per supported Blender, each holding only the PyPI `bpy` module (which brings numpy)

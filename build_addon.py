@@ -3,8 +3,9 @@
 The zip holds one folder, `a2f/`, with blender_manifest.toml and __init__.py, so it installs
 both as an extension (Blender finds the manifest in a single top folder) and as a legacy
 add-on (the folder becomes the module). The core is copied from the source tree at build time,
-never kept twice in the repository; torch-only modules stay out, and the bundled default
-models and the shipped retarget presets go in. Nothing is downloaded and nothing is pip-installed into Blender.
+never kept twice in the repository; its torch/ (training only) and cli/ (no command line in
+Blender) folders stay out, and the bundled default models and the shipped retarget presets go
+in. Nothing is downloaded and nothing is pip-installed into Blender.
 """
 
 import argparse
@@ -16,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 ADDON = ROOT / "blender_addon"
 CORE = ROOT / "a2f_core"
-CORE_EXCLUDE = {"model.py", "losses.py"}  # torch: training only
+CORE_EXCLUDE = {"torch", "cli"}  # folders of a2f_core the add-on never imports
 DATA_SUFFIXES = {".safetensors", ".json"}  # bundled models, retarget presets
 
 
@@ -26,9 +27,9 @@ def addon_files():
              if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".toml")]
     for p in sorted(CORE.rglob("*")):
         rel = p.relative_to(CORE)
-        if "__pycache__" in rel.parts or not p.is_file():
+        if "__pycache__" in rel.parts or rel.parts[0] in CORE_EXCLUDE or not p.is_file():
             continue
-        if p.suffix == ".py" and p.name not in CORE_EXCLUDE or p.suffix in DATA_SUFFIXES:
+        if p.suffix == ".py" or p.suffix in DATA_SUFFIXES:
             files.append((p, Path("a2f") / "a2f_core" / rel))
     return files
 

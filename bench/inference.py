@@ -53,7 +53,7 @@ def run(speech: np.ndarray, workdir) -> list:
     """Rows (label, value, unit) for 60 s of 16 kHz speech."""
     import torch
 
-    from a2f_core.model import A2FNet
+    from a2f_core.torch.model import A2FNet
 
     ckpt = load_checkpoint(random_checkpoint(workdir / "bench.safetensors"))
     animator = Animator(ckpt)

@@ -11,7 +11,7 @@ import time
 import torch
 
 from a2f_core.config import ModelConfig
-from a2f_core.model import A2FNet
+from a2f_core.torch.model import A2FNet
 
 RUNS, RUN_FRAMES, FPS = 2, 26, 30.0
 

@@ -1,4 +1,4 @@
-"""`python -m training.demo`: speak a line, bake it onto the demo head in Blender, show the result.
+"""`python -m demo`: speak a line, bake it onto the demo head in Blender, show the result.
 
 Steps (each timed): espeak-ng line (speech), scene + two bakes + renders in the bpy venv
 (blender_main.py), figures (figures), then a list of what was written and how to open it.
@@ -7,6 +7,7 @@ Steps (each timed): espeak-ng line (speech), scene + two bakes + renders in the 
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,29 +17,32 @@ from pathlib import Path
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.errors import A2FError
 from a2f_core.models import DEFAULT_WEIGHTS
-from training.demo import figures, speech
+from demo import figures, speech
 
-REPO = Path(__file__).resolve().parents[2]
-BPY_PYTHON = REPO / ".venv-bpy-4.5" / "bin" / "python"
 BLENDER_MAIN = Path(__file__).with_name("blender_main.py")
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m training.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     parser.add_argument("--checkpoint", default=str(DEFAULT_WEIGHTS),
                         help="weights checkpoint (default: the bundled model)")
     parser.add_argument("--emotion", default="happy", help="shown beside neutral (default: happy)")
     parser.add_argument("--fast", action="store_true", help="tiny renders, for tests")
-    parser.add_argument("--bpy-python", default=str(BPY_PYTHON),
-                        help="a Python with the bpy module (default: .venv-bpy-4.5)")
+    parser.add_argument("--bpy-python", default=os.environ.get("BPY_PYTHON"),
+                        help="a Python with the bpy module (default: $BPY_PYTHON; `make demo` "
+                             "passes its bpy venv's)")
     return parser.parse_args(argv)
 
 
 def _check(args):
     """Fail before any work, with the fix in the message."""
+    if not args.bpy_python:
+        raise A2FError("no Python with bpy: pass --bpy-python PYTHON or set BPY_PYTHON "
+                       "(`make demo` creates a bpy venv and passes it)")
     if not Path(args.bpy_python).is_file():
-        raise A2FError(f"{args.bpy_python} is missing; `make demo` creates .venv-bpy-4.5")
+        raise A2FError(f"--bpy-python {args.bpy_python} is missing; `make demo` creates a bpy venv "
+                       "and passes it")
     if not Path(args.checkpoint).is_file():
         raise A2FError(f"no checkpoint at {args.checkpoint}; build the default model or pass "
                        "--checkpoint FILE")

@@ -1,6 +1,6 @@
 """The demo's Blender half, run by path with the bpy venv's Python (or `blender -b --python`).
 
-    python training/demo/blender_main.py -- --audio A.wav --checkpoint C --emotion happy --out DIR [--fast]
+    python demo/blender_main.py -- --audio A.wav --checkpoint C --emotion happy --out DIR [--fast]
 
 Builds the scene (blender_scene), bakes each head with the add-on's batch script exactly as a
 user would (one call per emotion, saving the .blend in between), then writes the baked curves
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -21,7 +21,7 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
 from blender_addon import batch, nla  # noqa: E402
-from training.demo import blender_render, blender_scene, moments  # noqa: E402
+from demo import blender_render, blender_scene, moments  # noqa: E402
 from training.synth.demo_head import load_demo_head  # noqa: E402
 
 FAST_PERCENTAGE, FAST_VIDEO_FRAMES = 25, 10

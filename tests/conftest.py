@@ -35,7 +35,7 @@ def synth_set(tmp_path_factory):
     CLI."""
     def make(minutes, seed, split, *options):
         out = tmp_path_factory.mktemp("synth") / "data"
-        subprocess.run([sys.executable, "-m", "training.cli", "synth", "--out", str(out),
+        subprocess.run([sys.executable, "-m", "a2f_core.cli", "synth", "--out", str(out),
                         "--minutes", str(minutes), "--seed", str(seed), "--split", str(split),
                         "--jobs", "2", *options], check=True, capture_output=True)
         return out
@@ -55,7 +55,7 @@ def detector_ckpt(tmp_path_factory, weights_ckpt):
 
     from a2f_core import contact
     from a2f_core.checkpoint import load_checkpoint, update_metadata
-    from training.contact_detector import DetectorNet
+    from training.lip_contact.detector import DetectorNet
     torch.manual_seed(3)
     hidden = load_checkpoint(weights_ckpt).config.hidden_size
     detector = DetectorNet(8, np.full(40, -6.0, np.float32), np.full(40, 3.0, np.float32))

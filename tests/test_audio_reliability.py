@@ -23,8 +23,8 @@ from a2f_core.checkpoint import load_checkpoint, save_checkpoint
 from a2f_core.config import ModelConfig, parameter_shapes
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.infer import Animator
+from a2f_core.cli.main import main
 from tolerance import float32_atol
-from training.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,7 +114,7 @@ def _without_dac_override():
 
 
 def _cli(*args, prefix=()):
-    return subprocess.run([*prefix, sys.executable, "-m", "training.cli", *map(str, args)],
+    return subprocess.run([*prefix, sys.executable, "-m", "a2f_core.cli", *map(str, args)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
@@ -289,7 +289,7 @@ def test_three_hour_file_in_bounded_memory(tmp_path):
     out = tmp_path / "long.csv"
     log = tmp_path / "stderr.txt"
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "training.cli", "infer", str(audio),
+        proc = subprocess.Popen([sys.executable, "-m", "a2f_core.cli", "infer", str(audio),
                                  "--checkpoint", str(ckpt), "-o", str(out), "--fps", "10"],
                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
     deadline, peak = time.time() + 150, 0.0

@@ -11,7 +11,7 @@ from a2f_core.checkpoint import (MAX_HEADER_BYTES, load_checkpoint, random_check
                                  save_checkpoint, update_metadata)
 from a2f_core.config import ModelConfig, parameter_shapes
 from a2f_core.errors import CheckpointError
-from a2f_core.model import A2FNet
+from a2f_core.torch.model import A2FNet
 
 
 def test_round_trip_from_torch(tmp_path):

@@ -16,7 +16,7 @@ import torch
 
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.errors import CheckpointError
-from training.cli import main
+from a2f_core.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_pickles_renamed_safetensors_run_no_code(tmp_path, capfd, short_wav, wri
 
 
 def test_checkpoint_without_read_permission(tmp_path, weights_ckpt, short_wav):
-    from test_reliability_audio import _cli, _without_dac_override
+    from test_audio_reliability import _cli, _without_dac_override
     locked = tmp_path / "locked.safetensors"
     locked.write_bytes(weights_ckpt.read_bytes())
     locked.chmod(0)

@@ -17,7 +17,7 @@ from a2f_core.infer import Animator
 from tolerance import float32_atol
 
 NO_TORCH = ("import sys, runpy; sys.modules['torch'] = None; "
-            "sys.argv = ['a2f'] + sys.argv[1:]; runpy.run_module('training.cli', run_name='__main__')")
+            "sys.argv = ['a2f'] + sys.argv[1:]; runpy.run_module('a2f_core.cli', run_name='__main__')")
 
 
 def a2f(*args, check=True):

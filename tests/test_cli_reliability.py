@@ -11,21 +11,21 @@ import pytest
 import soundfile
 
 from a2f_core.checkpoint import load_checkpoint
-from training.cli import main
+from a2f_core.cli.main import main
 from training.dataset import load_dataset
 from training.run_dir import RunDir
 from training.toy_dataset import write_toy_dataset
 from training.train import train
 from training.train_config import load_config
 
-from test_reliability_audio import _without_dac_override
+from test_audio_reliability import _without_dac_override
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.toml"
 # The child caps the size of any file it writes (RLIMIT_FSIZE), as a full disk would; Python
 # ignores SIGXFSZ, so the write fails with EFBIG ("File too large") instead of killing it.
 FULL_DISK = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
-             "from training.cli import main; sys.exit(main(sys.argv[1:]))")
+             "from a2f_core.cli.main import main; sys.exit(main(sys.argv[1:]))")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_unwritable_folder(tmp_path, weights_ckpt, wav):
     folder = tmp_path / "read-only"
     folder.mkdir()
     folder.chmod(0o555)
-    done = subprocess.run([*_without_dac_override(), sys.executable, "-m", "training.cli", "infer",
+    done = subprocess.run([*_without_dac_override(), sys.executable, "-m", "a2f_core.cli", "infer",
                            str(wav), "--checkpoint", str(weights_ckpt), "-o", str(folder / "o.csv")],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     folder.chmod(0o755)
@@ -92,7 +92,7 @@ def test_full_disk_keeps_the_existing_output_and_leaves_no_temp_file(tmp_path, w
     assert out.read_bytes() == b"the previous, good export"
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no .take*.tmp debris
     # with room again the same command replaces the file in one piece
-    assert subprocess.run([sys.executable, "-m", "training.cli", "infer", str(wav), "--checkpoint",
+    assert subprocess.run([sys.executable, "-m", "a2f_core.cli", "infer", str(wav), "--checkpoint",
                            str(weights_ckpt), "-o", str(out)], cwd=ROOT, capture_output=True,
                           timeout=120).returncode == 0
     assert out.stat().st_size > 4096 and [p.name for p in tmp_path.iterdir()] == [out.name]

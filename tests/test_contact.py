@@ -17,9 +17,9 @@ from a2f_core.errors import CheckpointError
 from a2f_core.features import GridFeatures, MelFeatures, window_starts
 from a2f_core.infer import Animator
 from a2f_core.models import DEFAULT_WEIGHTS
-from training.cli import main
-from training.contact_detector import DetectorNet, grid_labels
-from training.contact_fit import auc
+from a2f_core.cli.main import main
+from training.lip_contact.detector import DetectorNet, grid_labels
+from training.lip_contact.fit import auc
 from training.evaluate import evaluate
 from tolerance import EPS32, float32_atol
 

@@ -1,4 +1,4 @@
-"""`python -m training.demo --fast` end to end: real espeak-ng, the bpy 4.5 venv, real renders.
+"""`python -m demo --fast` end to end: real espeak-ng, the bpy 4.5 venv, real renders.
 
 The demo's output is checked from the outside: the video is read back by Blender (frames and an
 audio stream), the .blend is reopened in the bpy venv, the PNGs are decoded.
@@ -42,7 +42,8 @@ print("PROBE " + json.dumps({
 
 
 def run_demo(*args, out):
-    return subprocess.run([sys.executable, "-m", "training.demo", "--out", str(out), *args],
+    return subprocess.run([sys.executable, "-m", "demo", "--bpy-python", str(BPY_PYTHON),
+                           "--out", str(out), *args],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
 
 

@@ -101,10 +101,10 @@ def test_hand_curation_and_cli(trained, tmp_path):
                 lambda: remove_emotion(path, "missing")):
         with pytest.raises(A2FError):
             bad()
-    listed = subprocess.run([sys.executable, "-m", "training.cli", "emotions", "list", str(path)],
+    listed = subprocess.run([sys.executable, "-m", "a2f_core.cli", "emotions", "list", str(path)],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and "serene" in listed.stdout
-    mined = subprocess.run([sys.executable, "-m", "training.cli", "emotions", "mine", str(path),
+    mined = subprocess.run([sys.executable, "-m", "a2f_core.cli", "emotions", "mine", str(path),
                             "--data", str(trained[1])], cwd=ROOT, capture_output=True,
                            text=True, timeout=120)
     assert mined.returncode == 0, mined.stderr

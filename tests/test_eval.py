@@ -119,14 +119,14 @@ def test_evaluate_vertices_and_cli(tmp_path):
     template = load_dataset(tmp_path / "v").template
     ckpt = random_checkpoint(tmp_path / "v.safetensors", kind="vertices", template=template,
                              emotion_dim=4)
-    done = subprocess.run([sys.executable, "-m", "training.cli", "eval", "--checkpoint", str(ckpt),
+    done = subprocess.run([sys.executable, "-m", "a2f_core.cli", "eval", "--checkpoint", str(ckpt),
                            "--data", str(tmp_path / "v"), "--out", str(tmp_path / "e")],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "lip_vertex_error" in done.stdout and "bilabial_closure" in done.stdout
     result = json.loads((tmp_path / "e" / "metrics.json").read_text())
     assert result["lip_vertex_error"] > 0 and result["bilabial_closure"] is not None
-    wrong = subprocess.run([sys.executable, "-m", "training.cli", "eval", "--checkpoint",
+    wrong = subprocess.run([sys.executable, "-m", "a2f_core.cli", "eval", "--checkpoint",
                             str(ckpt), "--data", str(tmp_path / "nowhere")], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
     assert wrong.returncode == 1 and "dataset.json" in wrong.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.cli import main as a2f
+from a2f_core.cli.main import main as a2f
 from training.dataset import load_dataset
 from wav_files import write_wav
 

@@ -8,7 +8,7 @@ import pytest
 
 from a2f_core.arkit import ARKIT_NAMES, pascal_case
 from a2f_core.export import write_animation
-from training.cli import main as a2f
+from a2f_core.cli.main import main as a2f
 from training.dataset import load_dataset
 from training.importers.livelink import ROTATIONS
 from wav_files import write_wav

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from a2f_core.errors import DatasetError
-from training.cli import main as a2f
+from a2f_core.cli.main import main as a2f
 from training.dataset import load_dataset
 from training.importers import flame_lips, safe_pickle
 from training.importers.safe_pickle import UnsafePickleError

@@ -7,7 +7,7 @@ from a2f_core.checkpoint import load_checkpoint
 from a2f_core.errors import A2FError
 from a2f_core.features import GridFeatures, window_starts
 from a2f_core.infer import Animator
-from a2f_core.model import A2FNet
+from a2f_core.torch.model import A2FNet
 
 from tolerance import float32_atol
 

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from a2f_core.losses import LossNormalizer, emotion_loss, motion_loss, position_loss
+from a2f_core.torch.losses import LossNormalizer, emotion_loss, motion_loss, position_loss
 
 
 def test_position_loss_is_mean_squared_error():

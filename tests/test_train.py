@@ -17,12 +17,12 @@ import torch
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.errors import A2FError, DatasetError
 from a2f_core.features import GridFeatures, window_starts
-from a2f_core.model import A2FNet
+from a2f_core.torch.model import A2FNet
 from training.batches import interpolate, make_batch, prepare_take
 from training.dataset import load_dataset, write_dataset_json
 from training.emotion_mining import add_emotion
 from training.toy_dataset import CHANNELS, write_toy_dataset
-from training.lip_contact import ShutLips
+from training.lip_contact.shut_lips import ShutLips
 from training.train import initial_emotion_table, learning_rate, output_loss_scale, train
 from training.train_config import TrainConfig, load_config
 from tolerance import EPS32, float32_atol

@@ -28,13 +28,13 @@ from tqdm import tqdm
 
 from a2f_core.checkpoint import load_checkpoint, save_checkpoint
 from a2f_core.errors import A2FError, DatasetError
-from a2f_core.losses import LossNormalizer, emotion_loss, motion_loss, position_loss
-from a2f_core.model import A2FNet
+from a2f_core.torch.losses import LossNormalizer, emotion_loss, motion_loss, position_loss
+from a2f_core.torch.model import A2FNet
 from training import distributed
 from training.batches import epoch_runs, make_batch, prepare_take, runs_per_epoch, take_starts
 from training.dataset import load_dataset
 from training.evaluate import check_compatible
-from training.lip_contact import ShutLips
+from training.lip_contact.shut_lips import ShutLips
 from training.run_dir import BEST, LAST, RunDir
 from training.train_config import TrainConfig, load_config, parse_setting
 
@@ -484,7 +484,7 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """`python -m training.train ...`, the entry point torchrun launches on every rank."""
-    from training.cli import main as cli_main
+    from a2f_core.cli.main import main as cli_main
     return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 

@@ -10,12 +10,12 @@ from a2f_core.errors import A2FError
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS = {
-    "infer": ("training.infer_command", "animate an audio file with a checkpoint (numpy only)"),
+    "infer": ("a2f_core.cli.infer", "animate an audio file with a checkpoint (numpy only)"),
     "synth": ("training.synth.cli", "synthesise a speech + face-motion training dataset"),
     "train": ("training.train", "train a model on a dataset"),
     "eval": ("training.evaluate", "measure a checkpoint on a dataset"),
     "emotions": ("training.emotion_mining", "mine, list and edit a checkpoint's emotions"),
-    "contact": ("training.contact_fit", "train a weights model's lip contact head and detector"),
+    "contact": ("training.lip_contact.fit", "train a weights model's lip contact head and detector"),
     "import": ("training.importers.cli", "import captures: vocaset, livelink, blend"),
 }
 

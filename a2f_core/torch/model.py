@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import ModelConfig, articulation_layers, parameter_shapes
+from ..config import ModelConfig, articulation_layers, parameter_shapes
 
 NOISE_BASE = 1.4  # the paper's training noise: each feature map times NOISE_BASE ** N(0, 1)
 

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from a2f_core import contact
 from a2f_core.errors import A2FError
 from a2f_core.features import MEL_BANDS, GridFeatures, MelFeatures, pad_samples
-from training.lip_contact import ShutLips
+from training.lip_contact.shut_lips import ShutLips
 
 CROP = 400          # grid frames (3.2 s) a crop is scored on
 BATCH = 32

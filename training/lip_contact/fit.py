@@ -24,10 +24,10 @@ from a2f_core.checkpoint import load_checkpoint, update_metadata
 from a2f_core.errors import A2FError, DatasetError
 from a2f_core.features import GridFeatures, MelFeatures, window_starts
 from a2f_core.infer import Animator
-from training.contact_detector import train_detector
+from training.lip_contact.detector import train_detector
 from training.dataset import load_dataset
 from training.evaluate import check_compatible
-from training.lip_contact import ShutLips
+from training.lip_contact.shut_lips import ShutLips
 
 DEFAULT_MINUTES = 60.0  # of the first training takes: ~100k frames an emotion for 151 numbers
 DEFAULT_WIDTH = 0.2     # probability band over which the lips go from open to shut
