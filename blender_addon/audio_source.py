@@ -1,14 +1,8 @@
 """Where a bake's audio comes from and which scene frames it animates.
 
-A sound strip plays its sound from `frame_start` (the content start, before trimming), skipping
-`animation_offset_start` frames and `sound_offset` seconds of it, inside the visible range
-`frame_final_start .. frame_final_end`. Keys go on every whole scene frame of that range and
-frame f shows the audio at time
-
-    (f - frame_start + animation_offset_start) / fps + sound_offset - offset_ms / 1000
-
-with fps = render.fps / render.fps_base, so 23.976 and 29.97 scenes are exact. An audio file
-plays from the scene's start frame (or a given one). A positive offset_ms makes the face lag.
+A sound strip's keys go on every whole scene frame of its visible range, each showing the audio
+at the time core.timing gives it, less offset_ms / 1000. An audio file plays from the scene's
+start frame (or a given one). A positive offset_ms makes the face lag.
 """
 
 import math
@@ -20,7 +14,7 @@ import bpy
 import numpy as np
 
 from . import compat
-from .core import audio, errors, features
+from .core import audio, errors, features, timing
 from .core import A2FError
 
 
@@ -41,16 +35,14 @@ class AudioClip:
         return self.frame_first + np.arange(self.frame_count, dtype=np.float64)
 
 
-def scene_fps(scene) -> float:
-    return scene.render.fps / scene.render.fps_base
+scene_fps = timing.scene_fps
 
 
 def clip_from_strip(scene, strip, offset_ms: float = 0.0) -> AudioClip:
     """The clip a sound strip plays, keyed over the strip's visible frame range."""
     fps = scene_fps(scene)
     first = int(strip.frame_final_start)
-    start = ((first - strip.frame_start + strip.animation_offset_start) / fps
-             + compat.sound_offset_seconds(strip) - offset_ms / 1000.0)
+    start = timing.strip_start_seconds(strip, fps) - offset_ms / 1000.0
     samples = read_strip(strip)
     return _clip(strip.name, samples, fps, first, int(strip.frame_final_end) - first, start)
 

@@ -136,8 +136,3 @@ def new_nla_strip(track, name: str, frame_start: int, action, slot):
     if slot is not None:
         strip.action_slot = slot
     return strip
-
-
-def sound_offset_seconds(strip) -> float:
-    """Seconds of the sound skipped at the strip's content start (`sound_offset`, 4.1+)."""
-    return float(getattr(strip, "sound_offset", 0.0))

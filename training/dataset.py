@@ -23,6 +23,7 @@ import numpy as np
 
 from a2f_core.atomic import atomic_write
 from a2f_core.audio import SAMPLE_RATE, load_audio
+from a2f_core import features
 from a2f_core.errors import DatasetError
 
 DATASET_FORMAT_VERSION = 1
@@ -195,7 +196,7 @@ def validate_take(dataset: Dataset, take: Take) -> None:
     if abs(seconds * dataset.fps - targets.shape[0]) > 1.0:
         raise DatasetError(f"take {take.name!r}: {targets.shape[0]} frames do not match "
                            f"{seconds:.3f} s of audio at {dataset.fps:g} fps (expected "
-                           f"{math.ceil(seconds * dataset.fps)}); re-export the targets")
+                           f"{features.frame_count(seconds, dataset.fps)}); re-export the targets")
 
 
 def audio_seconds(path: Path) -> float:
@@ -210,8 +211,8 @@ def audio_seconds(path: Path) -> float:
 
 
 def frame_count(num_samples: int, fps: float, sample_rate: int = SAMPLE_RATE) -> int:
-    """T = ceil(duration * fps), computed exactly for integer sample counts."""
-    return max(1, math.ceil(num_samples * fps / sample_rate - 1e-9))
+    """Target frames of a take of num_samples: the core's rule (features.frame_count), at least one."""
+    return max(1, features.frame_count(num_samples / sample_rate, fps))
 
 
 def _take(root: Path, entry, index: int) -> Take:

@@ -3,9 +3,8 @@
     python -m training.importers.blend_scene FILE.blend --object Face --out DIR   (a bpy Python)
     blender -b --factory-startup --python training/importers/blend_scene.py -- FILE.blend ...
 
-Each sound strip (or each --strip) is one take covering the strip's visible frames, with the
-add-on's timing rule: scene frame f shows the sound at
-(f - frame_start + animation_offset_start) / fps + sound_offset. The face is sampled on every
+Each sound strip (or each --strip) is one take covering the strip's visible frames, timed by the
+add-on's rule (a2f_core.timing). The face is sampled on every
 frame after `frame_set`, so drivers, NLA and modifiers count: `--kind weights` records the values
 of the object's shape keys (channel names = key names), `--kind vertices` the evaluated mesh in
 object space, with the basis shape as template and the vertex group --lip-group as lip region.
@@ -24,6 +23,7 @@ import numpy as np
 
 from a2f_core.audio import SAMPLE_RATE, load_audio, prepare
 from a2f_core.errors import A2FError
+from a2f_core.timing import scene_fps, strip_start_seconds
 from training.dataset import write_take
 from training.importers import common
 
@@ -83,7 +83,7 @@ def import_blend(args) -> Path:
         meshes = ", ".join(o.name for o in bpy.data.objects if o.type == 'MESH') or "none"
         raise A2FError(f"no mesh object {args.object!r} in {path}; meshes: {meshes}")
     strips = _strips(scene, args.strip)
-    fps = scene.render.fps / scene.render.fps_base
+    fps = scene_fps(scene)
     out = common.new_output_folder(args.out)
     report = common.ImportReport("blend")
     names = _channel_names(obj) if args.kind == "weights" else None
@@ -98,8 +98,7 @@ def import_blend(args) -> Path:
             continue
         if args.kind == "weights":
             _note_still_keys(report, name, names, motion)
-        start = ((first - strip.frame_start + strip.animation_offset_start) / fps
-                 + float(getattr(strip, "sound_offset", 0.0)))
+        start = strip_start_seconds(strip, fps)
         try:
             sound = _read_sound(strip)
         except A2FError as e:
