@@ -188,7 +188,7 @@ def test_init_on_new_takes_starts_labelled_takes_at_the_emotions_the_network_kno
 
     fresh_happy, fresh_neutral = happy_and_neutral("fresh")  # unmined: only 'neutral' is known
     assert np.linalg.norm(fresh_happy) == pytest.approx(1.0, abs=0.05)  # a random unit vector
-    known = np.linspace(-1, 1, label.emotion_dim).astype(np.float32)
+    known = np.linspace(-1, 1, label.model.emotion_dim).astype(np.float32)
     add_emotion(start, "happy", vector=",".join(map(str, known)))
     happy, neutral = happy_and_neutral("known")
     np.testing.assert_allclose(happy, known, atol=0.01)

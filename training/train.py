@@ -107,11 +107,11 @@ def initial_emotion_table(takes, config: TrainConfig, known: dict | None = None)
     the network already knows that emotion, else a shared random unit vector."""
     frames = sum(t.frames for t in takes)
     noise = torch.Generator().manual_seed(config.seed)
-    table = torch.randn(frames, config.emotion_dim, generator=noise) * config.emotion_init_std
+    table = torch.randn(frames, config.model.emotion_dim, generator=noise) * config.emotion_init_std
     if config.emotion_init == "label":
         labels = sorted({t.label for t in takes if t.label not in (None, "neutral")})
         rng = np.random.default_rng([config.seed, 1])
-        seeds = rng.standard_normal((len(labels), config.emotion_dim)).astype(np.float32)
+        seeds = rng.standard_normal((len(labels), config.model.emotion_dim)).astype(np.float32)
         seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
         vectors = {label: np.asarray((known or {}).get(label, seed), np.float32)
                    for label, seed in zip(labels, seeds)}
@@ -163,7 +163,7 @@ def train(config: TrainConfig | None, data_dir, out_dir, progress_fn=None, abort
     config may be None (the run's own config is used) and must otherwise match it."""
     run_dir = RunDir(out_dir, resume)
     if resume:
-        saved = TrainConfig(**run_dir.read_config()["train"])
+        saved = TrainConfig.from_dict(run_dir.read_config()["train"])
         if config is not None and config != saved:
             raise A2FError(f"--resume: the given config differs from {run_dir.path}'s config.json;"
                            " resume without --config/--steps/--epochs or start a new run")

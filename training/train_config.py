@@ -1,15 +1,18 @@
 """Every knob of a training run in one dataclass, loadable from TOML and saved with the run.
 
-Defaults are the Karras et al. 2017 recipe (SPEC.md Part 1); `configs/*.toml` hold named presets.
+Defaults are the Karras et al. 2017 recipe; `configs/*.toml` hold named presets.
 """
 
 import math
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from a2f_core.config import ModelConfig
 from a2f_core.errors import A2FError
+
+
+MODEL_KEYS = ("emotion_dim", "formant_channels", "articulation_channels", "hidden_size")
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,11 @@ class TrainConfig:
     run_frames: int = 26           # R consecutive frames per run; R - 1 adjacent pairs per run
     batch_runs: int = 2            # runs per minibatch per process: 2 x 25 = 50 pairs (paper: 50)
     time_shift_frames: float = 0.5  # each run is shifted by U[-s, s) frames, targets interpolated
-    # --- model (ModelConfig fields; the defaults are the paper's network) ---
-    emotion_dim: int = 16          # E, learned emotion vector length (paper: 16 or 24)
-    formant_channels: tuple = (72, 108, 162, 243, 256)  # formant conv widths; shrink only for tests
-    articulation_channels: int = 256  # articulation conv width
-    hidden_size: int = 150         # first output layer width = PCA components kept
+    # --- model: the network's shape, set by the flat keys MODEL_KEYS (emotion_dim, the E of the
+    # learned emotion vector; formant_channels and articulation_channels, the conv widths, shrunk
+    # only for tests; hidden_size, the first output layer's width = PCA components kept). The
+    # defaults are the paper's network; the dataset sets its output kind and size (model_config).
+    model: ModelConfig = field(default_factory=ModelConfig)
     emotion_init_std: float = 0.01  # std of the Gaussian init of the per-frame emotion table
     emotion_init: str = "random"   # 'random' (paper) or 'label': takes sharing an emotion label
                                    # start from one shared random unit vector (neutral: zero)
@@ -67,7 +70,6 @@ class TrainConfig:
     device: str = "cpu"            # 'cpu' or 'cuda' (torchrun picks cuda:LOCAL_RANK)
 
     def __post_init__(self):
-        object.__setattr__(self, "formant_channels", tuple(self.formant_channels))
         problems = [
             (self.run_frames < 2, "run_frames must be at least 2 (one adjacent pair)"),
             (self.batch_runs < 1, "batch_runs must be at least 1"),
@@ -94,21 +96,27 @@ class TrainConfig:
 
     def model_config(self, output_kind: str, output_size: int) -> ModelConfig:
         """The network shape for a dataset with `output_size` values per frame."""
-        return ModelConfig(output_kind, output_size, self.emotion_dim,
-                           formant_channels=self.formant_channels,
-                           articulation_channels=self.articulation_channels,
-                           hidden_size=self.hidden_size)
+        return replace(self.model, output_kind=output_kind, output_size=output_size)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         return self.steps or max(1, math.ceil(self.epochs * steps_per_epoch))
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["formant_channels"] = list(self.formant_channels)
+        """Flat keys, as in TOML and `--set`: the model's MODEL_KEYS beside the others."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        d.update({k: getattr(self.model, k) for k in MODEL_KEYS})
+        d["formant_channels"] = list(self.model.formant_channels)
         return d
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """From flat keys (TOML, `--set`, a run's saved config): MODEL_KEYS go to `model`."""
+        values = dict(values)
+        shape = {k: values.pop(k) for k in MODEL_KEYS if k in values}
+        return cls(**values, model=ModelConfig(**shape))
+
     def replace(self, **changes) -> "TrainConfig":
-        return TrainConfig(**{**asdict(self), **changes})
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
 
 
 def parse_setting(text: str) -> tuple:
@@ -136,12 +144,12 @@ def load_config(path=None, **overrides) -> TrainConfig:
             raise A2FError(f"training config {path} is not valid TOML: {e}") from None
         values = values.get("train", values)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(TrainConfig)}
+    known = {f.name for f in fields(TrainConfig) if f.name != "model"} | set(MODEL_KEYS)
     unknown = sorted(set(values) - known)
     if unknown:
         raise A2FError(f"training config {path or ''}: unknown keys {unknown}; "
                        f"known keys are listed in docs/training.md")
     try:
-        return TrainConfig(**values)
+        return TrainConfig.from_dict(values)
     except TypeError as e:
         raise A2FError(f"training config {path or ''}: {e}") from None
