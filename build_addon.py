@@ -5,7 +5,8 @@ both as an extension (Blender finds the manifest in a single top folder) and as 
 add-on (the folder becomes the module). The core is copied from the source tree at build time,
 never kept twice in the repository; its torch/ (training only) and cli/ (no command line in
 Blender) folders stay out, and the bundled default models and the shipped retarget presets go
-in. Nothing is downloaded and nothing is pip-installed into Blender.
+in. The version is written once, in a2f_core/__init__.py; the zip's manifest and bl_info get it
+here. Nothing is downloaded and nothing is pip-installed into Blender.
 """
 
 import argparse
@@ -13,6 +14,8 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+
+from a2f_core import __version__
 
 ROOT = Path(__file__).resolve().parent
 ADDON = ROOT / "blender_addon"
@@ -34,6 +37,22 @@ def addon_files():
     return files
 
 
+def stamped(path: Path) -> str:
+    """The text of a file the version goes into: blender_manifest.toml gets `version` after its
+    `id`, __init__.py's bl_info a "version" tuple (Blender reads both without importing)."""
+    text = path.read_text()
+    if path == ADDON / "blender_manifest.toml":
+        anchor, line = "\nid = ", f'version = "{__version__}"\n'
+    else:
+        anchor, line = "\nbl_info = {\n", f'    "version": {tuple(map(int, __version__.split(".")))},\n'
+    at = text.index(anchor) + 1
+    at = text.index("\n", at) + 1
+    return text[:at] + line + text[at:]
+
+
+STAMPED = {ADDON / "blender_manifest.toml", ADDON / "__init__.py"}
+
+
 def check_numpy_only(files):
     """The vendored core must not import torch (Blender has none)."""
     for path, arcname in files:
@@ -43,7 +62,7 @@ def check_numpy_only(files):
 
 
 def build(out_dir: Path) -> Path:
-    manifest = tomllib.loads((ADDON / "blender_manifest.toml").read_text())
+    manifest = tomllib.loads(stamped(ADDON / "blender_manifest.toml"))
     out = out_dir / f"{manifest['id']}-{manifest['version']}.zip"
     files = addon_files()
     check_numpy_only(files)
@@ -51,7 +70,10 @@ def build(out_dir: Path) -> Path:
     tmp = out.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, arcname in files:
-            zf.write(path, arcname.as_posix())
+            if path in STAMPED:
+                zf.writestr(arcname.as_posix(), stamped(path))
+            else:
+                zf.write(path, arcname.as_posix())
     tmp.replace(out)
     return out
 

@@ -1,8 +1,9 @@
 """a2f: audio-driven facial animation (Karras et al. 2017) for Blender.
 
-Installs as an extension (blender_manifest.toml) or as a legacy add-on (bl_info). Importing
-this package loads nothing else, so Blender starts fast and the bpy-free helpers
-(name_matching) import outside Blender; register() imports the rest. "Reload Scripts" re-runs
+Installs as an extension (blender_manifest.toml) or as a legacy add-on (bl_info); build_addon.py
+writes a2f_core's version into both. Importing this package loads nothing else, so Blender
+starts fast and the bpy-free helpers (name_matching) import outside Blender; register() imports
+the rest. "Reload Scripts" re-runs
 this file, which drops the old submodules so register() imports fresh copies.
 """
 
@@ -12,7 +13,6 @@ import sys
 bl_info = {
     "name": "a2f: Audio to Face",
     "author": "a2f contributors",
-    "version": (0, 1, 0),
     "blender": (4, 2, 0),
     "location": "View3D > Sidebar > a2f",
     "description": "Animate a face's shape keys or vertices from speech audio",

@@ -71,6 +71,21 @@ def test_zip_holds_the_addon_and_a_numpy_only_core(built_zip):
     assert not any(n.startswith("a2f/a2f_core/") for n in os.listdir(REPO / "blender_addon"))
 
 
+def test_zip_manifest_and_bl_info_carry_the_core_version(built_zip):
+    import ast
+    import tomllib
+    import zipfile
+
+    from a2f_core import __version__
+    with zipfile.ZipFile(built_zip) as zf:
+        manifest = tomllib.loads(zf.read("a2f/blender_manifest.toml").decode())
+        init = ast.parse(zf.read("a2f/__init__.py").decode())
+    bl_info = next(ast.literal_eval(node.value) for node in init.body if isinstance(node, ast.Assign)
+                   and node.targets[0].id == "bl_info")
+    assert manifest["version"] == __version__
+    assert ".".join(map(str, bl_info["version"])) == __version__
+
+
 @pytest.mark.parametrize("mode", ["legacy", "ext"])
 def test_built_zip_installs_enables_and_bakes(built_zip, mode, tmp_path, weights_ckpt, speech):
     env = dict(os.environ, BLENDER_USER_SCRIPTS=str(tmp_path / "scripts"),
