@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .audio import AudioFile
 from .errors import A2FError, CheckpointError
-from .features import MEL_BANDS
+from .features import MEL_BANDS, MelFeatures
 
 WEIGHT, BIAS = "contact.weight", "contact.bias"
 META = "lip_contact"  # checkpoint metadata key: {"center", "width", ...how it was fitted}
@@ -66,6 +67,14 @@ class ContactDetector:
         grid = self.logits(mel.frames(g0 - MARGIN, g1 + MARGIN))
         centre = starts - g0 + window_frames // 2 - 1
         return 0.5 * (grid[centre] + grid[centre + 1])
+
+
+def detector_bands(samples, features) -> MelFeatures:
+    """The log-mel bands a detector hears of `samples`, at the loudness the network's
+    `features` (features.GridFeatures) measured, so it hears every clip at one speech level.
+    A streamed clip gets its own reader: both read forward, each at its own pace."""
+    own = AudioFile(samples.path) if isinstance(samples, AudioFile) else samples
+    return MelFeatures(own, features.gain, features.config)
 
 
 @dataclass(frozen=True)

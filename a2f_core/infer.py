@@ -8,12 +8,12 @@ long audio is processed in chunks of video frames, so memory stays bounded.
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, AudioFile
+from .audio import SAMPLE_RATE
 from .checkpoint import Checkpoint
 from .config import articulation_layers
-from .contact import LipContact
+from .contact import LipContact, detector_bands
 from .errors import A2FError
-from .features import GridFeatures, MelFeatures, frame_count, window_starts
+from .features import GridFeatures, frame_count, window_starts
 
 FORMANT_BLOCK = 256  # grid frames per pass of the formant network (see `Animator.formants`)
 
@@ -72,9 +72,8 @@ class Animator:
         """Yield (first_frame, (n, output_size)) chunk by chunk, for progress on long audio."""
         features = GridFeatures(samples, self.config)
         detector = self.contact.detector if self.contact else None
-        if detector:  # its own reader: both read forward, each at its own pace
-            mel = MelFeatures(AudioFile(samples.path) if isinstance(samples, AudioFile)
-                              else samples, features.gain, self.config)
+        if detector:
+            mel = detector_bands(samples, features)
         for first, starts, (hidden,) in self._chunks(features, fps, [emotion], start_seconds,
                                                      chunk_frames):
             heard = detector and detector.at_windows(mel, starts, self.config.window_frames)

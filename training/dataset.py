@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from a2f_core import features
 from a2f_core.atomic import atomic_write
 from a2f_core.audio import SAMPLE_RATE, load_audio
-from a2f_core import features
-from a2f_core.errors import DatasetError
+from a2f_core.errors import A2FError, DatasetError
 
 DATASET_FORMAT_VERSION = 1
 KINDS = ("weights", "vertices")
@@ -213,6 +213,18 @@ def audio_seconds(path: Path) -> float:
 def frame_count(num_samples: int, fps: float, sample_rate: int = SAMPLE_RATE) -> int:
     """Target frames of a take of num_samples: the core's rule (features.frame_count), at least one."""
     return max(1, features.frame_count(num_samples / sample_rate, fps))
+
+
+def check_compatible(ckpt, dataset):
+    """Refuse a dataset whose outputs do not line up with the checkpoint's."""
+    if ckpt.kind != dataset.kind:
+        raise A2FError(f"checkpoint outputs {ckpt.kind} but the dataset holds {dataset.kind}")
+    if ckpt.kind == "weights" and ckpt.channel_names != dataset.channel_names:
+        raise A2FError("checkpoint channel names differ from the dataset's; use data with the "
+                       "same channels in the same order")
+    if ckpt.kind == "vertices" and ckpt.template.shape != dataset.template.shape:
+        raise A2FError(f"checkpoint template has {len(ckpt.template)} vertices, the dataset "
+                       f"{len(dataset.template)}")
 
 
 def _take(root: Path, entry, index: int) -> Take:

@@ -20,8 +20,7 @@ from a2f_core.checkpoint import load_checkpoint, update_metadata
 from a2f_core.emotions import blend, parse_emotion_spec
 from a2f_core.errors import A2FError
 from a2f_core.infer import Animator
-from training.dataset import load_dataset
-from training.evaluate import check_compatible
+from training.dataset import check_compatible, load_dataset
 
 MAX_JITTER_RATIO = 2.0      # drop when mean |second difference| exceeds this times neutral's
 MAX_OUT_OF_RANGE = 0.02     # drop when more than this fraction of values leave the range below

@@ -26,7 +26,7 @@ from a2f_core.errors import A2FError
 from a2f_core.infer import Animator
 from a2f_core.models import default_checkpoint
 from training import metrics, real_speech
-from training.dataset import load_dataset
+from training.dataset import check_compatible, load_dataset
 
 LABELS = "labels"  # --emotion value: animate each take with its own labelled emotion
 
@@ -163,18 +163,6 @@ def label_emotion(ckpt, take):
     """The database vector named by the take's emotion label; neutral when it has none."""
     label = take.meta.get("emotion")
     return ckpt.emotions.get(label, ckpt.emotions["neutral"])
-
-
-def check_compatible(ckpt, dataset):
-    """Refuse a dataset whose outputs do not line up with the checkpoint's."""
-    if ckpt.kind != dataset.kind:
-        raise A2FError(f"checkpoint outputs {ckpt.kind} but the dataset holds {dataset.kind}")
-    if ckpt.kind == "weights" and ckpt.channel_names != dataset.channel_names:
-        raise A2FError("checkpoint channel names differ from the dataset's; use data with the "
-                       "same channels in the same order")
-    if ckpt.kind == "vertices" and ckpt.template.shape != dataset.template.shape:
-        raise A2FError(f"checkpoint template has {len(ckpt.template)} vertices, the dataset "
-                       f"{len(dataset.template)}")
 
 
 def _column_names(ckpt, dataset):

@@ -32,8 +32,7 @@ from a2f_core.torch.losses import LossNormalizer, emotion_loss, motion_loss, pos
 from a2f_core.torch.model import A2FNet
 from training import distributed
 from training.batches import epoch_runs, make_batch, prepare_take, runs_per_epoch, take_starts
-from training.dataset import load_dataset
-from training.evaluate import check_compatible
+from training.dataset import check_compatible, load_dataset
 from training.lip_contact.shut_lips import ShutLips
 from training.run_dir import BEST, LAST, RunDir
 from training.train_config import TrainConfig, load_config, parse_setting

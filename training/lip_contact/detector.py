@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from a2f_core import contact
 from a2f_core.errors import A2FError
-from a2f_core.features import MEL_BANDS, GridFeatures, MelFeatures, pad_samples
+from a2f_core.features import MEL_BANDS, GridFeatures, pad_samples
 from training.lip_contact.shut_lips import ShutLips
 
 CROP = 400          # grid frames (3.2 s) a crop is scored on
@@ -56,7 +56,7 @@ class DetectorNet(nn.Module):
 def take_bands(samples: np.ndarray, config) -> np.ndarray:
     """(G + 2 MARGIN, MEL_BANDS) log-mel bands of a whole take, as the detector reads them."""
     features = GridFeatures(samples, config)
-    mel = MelFeatures(samples, features.gain, config)
+    mel = contact.detector_bands(samples, features)
     return mel.frames(-contact.MARGIN, features.grid_length + contact.MARGIN)
 
 

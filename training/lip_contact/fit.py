@@ -22,11 +22,10 @@ from tqdm import tqdm
 from a2f_core import contact
 from a2f_core.checkpoint import load_checkpoint, update_metadata
 from a2f_core.errors import A2FError, DatasetError
-from a2f_core.features import GridFeatures, MelFeatures, window_starts
+from a2f_core.features import GridFeatures, window_starts
 from a2f_core.infer import Animator
+from training.dataset import check_compatible, load_dataset
 from training.lip_contact.detector import train_detector
-from training.dataset import load_dataset
-from training.evaluate import check_compatible
 from training.lip_contact.shut_lips import ShutLips
 
 DEFAULT_MINUTES = 60.0  # of the first training takes: ~100k frames an emotion for 151 numbers
@@ -88,7 +87,7 @@ def _frames(animator, ckpt, dataset, detector):
         touching = rule(torch.from_numpy(targets[:n])).numpy()
         logit = []  # the detector's column, the same at every emotion
         if detector:
-            mel = MelFeatures(samples, GridFeatures(samples, ckpt.config).gain, ckpt.config)
+            mel = contact.detector_bands(samples, GridFeatures(samples, ckpt.config))
             starts = window_starts(n, dataset.fps, 0.0, ckpt.config)
             logit = [detector.at_windows(mel, starts, window)[:, None]]
         chunks = animator.iter_hidden_at(samples, dataset.fps, list(ckpt.emotions.values()))
