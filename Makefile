@@ -69,16 +69,16 @@ test-blender: bpy-venvs
 addon:
 	$(PYTHON) build_addon.py
 
-# --- bundled default models (README, "Default models") --------------------------------------
+# --- bundled default models (docs/results.md, "Default models") --------------------------------------
 # Rebuilds a2f_core/models/default_{weights,vertices}.safetensors from scratch with fixed seeds:
 # synthesise -> train -> mine emotions -> release (float16) -> evaluate on held-out voices; the
 # weights model's lip contact head and its detector are trained on the released network, the one
 # that ships, before its evaluation.
 # The weights model trains in four stages: 12000 steps on the set's first 300 minutes, then 8000
 # and 4000 more (each a warm restart from the last) on all 600 (new speech, the same held-out
-# voices): new speech is what improves lip contact (docs/training.md, "More data"). The fourth,
+# voices): new speech is what improves lip contact (docs/notes/training-experiments.md, "More data"). The fourth,
 # 4000 steps more from the third's release (its mined emotions seed the labelled takes), adds
-# `contact_loss`, which teaches the hidden layer where the lips touch (docs/training.md,
+# `contact_loss`, which teaches the hidden layer where the lips touch (docs/notes/training-experiments.md,
 # "Contact loss").
 # The last checkpoint ships, not best: validation animates every take with the table's mean
 # emotion, which cannot judge emotional takes, and the learning-rate ramp-down ends at the last step.

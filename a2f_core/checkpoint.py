@@ -33,7 +33,7 @@ class Checkpoint:
     path: Path
     config: ModelConfig
     tensors: dict           # name -> float32 array: network weights, "template", "training.*"
-    meta: dict              # the a2f metadata (see README, "Checkpoint format")
+    meta: dict              # the a2f metadata (see docs/checkpoint-format.md)
     emotions: dict = field(default_factory=dict)  # name -> (E,) float32; always has "neutral"
 
     @property

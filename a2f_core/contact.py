@@ -2,8 +2,8 @@
 
 Trained for a few epochs, the network stops the lips short of contact wherever it is not sure of
 a bilabial (the squared or absolute error asks for the expected pose). Its hidden layer tells
-bilabials from other phonemes better than the lip opening it drives (docs/training.md, "Lip
-contact head"), so a logistic unit fitted on that layer after training (`a2f contact`) decides
+bilabials from other phonemes better than the lip opening it drives
+(docs/notes/training-experiments.md, "Lip contact head"), so a logistic unit fitted on that layer after training (`a2f contact`) decides
 contact, and the lips are closed the way ARKit closes them with the jaw open: mouthClose rises to
 jawOpen. The closing ramps over a band of the unit's probability, so a doubtful frame closes the
 lips only part of the way.
@@ -12,7 +12,7 @@ The network hears the paper's autocorrelation features, which blur the spectrum 
 told by. A head may also listen to a small detector of its own (`ContactDetector`): a dilated
 conv net on log-mel bands (features.MelFeatures) whose logit is one more input of the unit, and
 which hears contact as well as the whole hidden layer does; together they hear it better than
-either (docs/training.md, "Contact detector").
+either (docs/notes/training-experiments.md, "Contact detector").
 Weights models only (it needs jawOpen and mouthClose).
 """
 

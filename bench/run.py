@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark of issue 9 in one run; prints a table, writes bench/results.md.
+"""`make bench`: every benchmark in one run; prints a table, writes bench/results.md.
 
 Speed is compared as ratios measured in the same run (the naive torch evaluation, the
 keyframe_insert loop, independent training pairs), because this machine is shared and noisy.

@@ -1,7 +1,8 @@
-"""Issue 10, audio rows: every bad audio file gets one line and exit status 1 from `a2f infer`;
-every unusual but valid file animates. docs/reliability.md lists each row and its test.
+"""Audio rows of docs/reliability.md: every bad audio file gets one line and exit status 1
+from `a2f infer`; every unusual but valid file animates. docs/reliability.md lists each row and
+its test.
 
-The CLI runs in-process (training.cli.main, the `a2f` entry point) with capfd, so the check
+The CLI runs in-process (a2f_core.cli.main, the `a2f` entry point) with capfd, so the check
 covers whatever reaches the terminal's stderr, C libraries included.
 """
 

@@ -1,6 +1,7 @@
-"""Issue 10, checkpoint rows at the user's level: `a2f infer --checkpoint BAD` prints one line
-naming the file and exits 1; hostile files run no code. (tests/test_checkpoint.py checks the
-reader's messages; this file checks what a user sees, plus the rows it does not build.)"""
+"""Checkpoint rows of docs/reliability.md at the user's level: `a2f infer --checkpoint BAD`
+prints one line naming the file and exits 1; hostile files run no code. (tests/test_checkpoint.py
+checks the reader's messages; this file checks what a user sees, plus the rows it does not
+build.)"""
 
 import json
 import pickle

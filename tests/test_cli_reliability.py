@@ -1,5 +1,6 @@
-"""Issue 10, CLI and file rows: output paths that cannot be written, full disks that must not
-cost the existing file, bad datasets for `a2f train`, and what a killed run leaves for --resume."""
+"""CLI and file rows of docs/reliability.md: output paths that cannot be written, full disks
+that must not cost the existing file, bad datasets for `a2f train`, and what a killed run leaves
+for --resume."""
 
 import json
 import subprocess

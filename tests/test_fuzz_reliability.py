@@ -1,4 +1,4 @@
-"""Issue 10, fuzzing the Live Link Face CSV importer (tests/test_fuzz.py covers the checkpoint
+"""Fuzzing the Live Link Face CSV importer (tests/test_fuzz.py covers the checkpoint
 reader and the audio loader): whatever text arrives, a take is either read (finite weights in
 0..1, audio and motion of matching length) or refused with a problem in the report; the only
 exception that may escape is A2FError."""

@@ -38,8 +38,8 @@ class TrainConfig:
     emotion_lr_scale: float = 1.0  # lr multiplier for the emotion table; each row is updated
                                    # only when its frames are drawn, so few epochs barely move it
     closure_weight: float = 1.0    # position-loss weight of frames whose target lips touch
-                                   # (training/lip_contact.py): bilabials are ~2% of frames.
-                                   # Paper: 1.0
+                                   # (training/lip_contact/shut_lips.py): bilabials are ~2% of
+                                   # frames. Paper: 1.0
     contact_loss: float = 0.0      # weight of a fourth, normalised loss term: a logistic unit on
                                    # the hidden layer telling the frames whose target lips touch
                                    # (needs the same channels as closure_weight). Paper: 0 (none)

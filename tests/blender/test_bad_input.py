@@ -1,6 +1,6 @@
-"""Issue 10, Blender rows: every bad input is one ERROR report (or a disabled button that says
-why), and no bake ever loses data. Complements test_bake_safety.py (user action kept, one undo
-step, cancelled bake) and test_install.py (register/unregister)."""
+"""Blender rows of docs/reliability.md: every bad input is one ERROR report (or a disabled
+button that says why), and no bake ever loses data. Complements test_bake_safety.py (user action
+kept, one undo step, cancelled bake) and test_install.py (register/unregister)."""
 
 import pickle
 

@@ -2,9 +2,8 @@
 conv net that tells, from log-mel bands alone, the grid frames whose target lips touch.
 
 It trains on every grid frame of the training takes, labelled by the nearest video frame, in
-random crops: on the default weights set's 474 training minutes, 12 epochs and the head's fit
-take about 8 minutes on 2 cores. The tensors it returns are the numpy detector's, so `a2f contact`
-stores them as they are.
+random crops. The tensors it returns are the numpy detector's, so `a2f contact` stores them as
+they are.
 """
 
 import numpy as np

@@ -1,16 +1,14 @@
 """`a2f contact CKPT --data DIR`: train a weights checkpoint's lip contact head (a2f_core/contact.py).
 
 The head is a logistic unit on the hidden layer and on the logit of its detector, a small conv
-net on log-mel bands trained first on every training take (training/contact_detector.py). The
-unit is fitted to the frames whose target lips touch
-(the `closure_weight` rule, training/lip_contact.py) with each take animated at every emotion in
-the checkpoint's database, so fit it after `a2f emotions mine`. The emotion moves the hidden layer
-too, and whether the lips touch is a matter of the speech, not of the mood: a head fitted at each
-take's own emotion alone heard less under the emotions that move the face most (surprised: 45%
-of a held-out voice's bilabials closed, 54% fitted at every emotion; docs/training.md). Its ramp
-is centred where it shuts the lips on as many frames as the data does. The unit's fit needs the
-hidden states of the takes, not training: 40 s an emotion for 60 minutes of audio on one core,
-L-BFGS included; the detector's training takes most of the time.
+net on log-mel bands trained first on every training take (detector.py). The unit is fitted to
+the frames whose target lips touch (the `closure_weight` rule, shut_lips.py) with each take
+animated at every emotion in the checkpoint's database, so fit it after `a2f emotions mine`. The
+emotion moves the hidden layer too, and whether the lips touch is a matter of the speech, not of
+the mood: a head fitted at each take's own emotion alone hears less under the emotions that move
+the face most (docs/notes/training-experiments.md, "Where closures are missed"). Its ramp is
+centred where it shuts the lips on as many frames as the data does. The unit's fit needs only
+the hidden states of the takes, not training; the detector's training takes most of the time.
 """
 
 from dataclasses import replace

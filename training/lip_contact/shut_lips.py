@@ -3,7 +3,7 @@
 
 Contact lasts a few frames per /p b m/ (about 2% of speech), and a mean squared error trained for
 a few epochs averages it into a near miss; weighting these frames is what closes the lips
-(docs/training.md, "Lip contact"). The vertex rule is `a2f eval`'s (metrics.vertex_closed_below);
+(docs/notes/training-experiments.md, "Lip contact"). The vertex rule is `a2f eval`'s (metrics.vertex_closed_below);
 the weights rule asks for contact, stricter than eval's near-closure (jawOpen - mouthClose < 0.1).
 """
 
