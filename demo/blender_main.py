@@ -20,6 +20,7 @@ if str(REPO) not in sys.path:
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
+from a2f_core.timing import scene_fps  # noqa: E402
 from blender_addon import batch, nla  # noqa: E402
 from demo import blender_render, blender_scene, moments  # noqa: E402
 from training.synth.demo_head import load_demo_head  # noqa: E402
@@ -73,7 +74,7 @@ def main(argv) -> int:
     frames = np.arange(scene.frame_start, scene.frame_end + 1)
     faces = [bpy.data.objects[heads[e]] for e in emotions]
     weights = np.stack([_baked_weights(scene, f, head.names, frames) for f in faces])
-    fps = scene.render.fps / scene.render.fps_base
+    fps = scene_fps(scene)
     np.savez(out / "curves.npz", fps=fps, frames=frames, names=np.array(head.names),
              emotions=np.array(emotions), weights=weights)
     picked = moments.pick(weights[0], weights[1], head.names)
