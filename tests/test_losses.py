@@ -1,4 +1,4 @@
-"""a2f_core.losses against values worked out by hand.
+"""a2f_core.torch.losses against values worked out by hand.
 
 Each result is a handful of float32 operations on small numbers: pytest.approx's default
 rel=1e-6 (about 8 ulps) holds on any CPU; looser bounds below are behaviour, not rounding.

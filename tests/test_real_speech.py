@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from a2f_core.cli.main import main
 from a2f_core.errors import A2FError
-from training.cli import main
 from training.real_speech import (CONTACT_GAP, level_db, pooled, read_lab, rhubarb_gap, score)
 from training.synth.speech import Festival
 
