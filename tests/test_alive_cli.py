@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from a2f_core.arkit import ARKIT_NAMES, ROTATION_NAMES
-from training.cli import main as a2f
+from a2f_core.cli.main import main as a2f
 from training.dataset import load_dataset
 
 EYES = [n for n in ARKIT_NAMES if n.startswith(("eyeBlink", "eyeLook"))]
