@@ -9,7 +9,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 flite libflite1 festival festvox-kdlpc16
 	festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj \
 	festvox-suopuhe-mv festvox-ru sox
 
-.PHONY: demo test test-fast bench apt venv
+.PHONY: demo head test test-fast bench apt venv
 .DEFAULT_GOAL := test
 
 apt:
@@ -37,6 +37,12 @@ test-fast: venv
 
 demo: venv .venv-bpy-4.5/stamp
 	$(BIN)/python -m demo --bpy-python $(BPY_PYTHON) --checkpoint a2f_core/models/default_weights.safetensors
+
+# The scanned demo head alone as a .blend (skin with ARKit shape keys; teeth, tongue, eyes,
+# lashes as its children), for trying the add-on on it.
+head: .venv-bpy-4.5/stamp
+	mkdir -p demo_out
+	.venv-bpy-4.5/bin/python demo/blender_head.py -- --out demo_out/head.blend
 
 bench: venv .venv-bpy-4.5/stamp
 	BPY_PYTHON=$(BPY_PYTHON) $(BIN)/python -m bench.run

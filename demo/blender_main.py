@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from a2f_core.timing import scene_fps  # noqa: E402
 from blender_addon import batch, nla  # noqa: E402
 from demo import blender_render, blender_scene, moments  # noqa: E402
-from training.synth.demo_head import load_demo_head  # noqa: E402
+from training.assets.ict_head import load_head  # noqa: E402
 
 FAST_PERCENTAGE, FAST_VIDEO_FRAMES = 25, 10
 
@@ -62,7 +62,7 @@ def main(argv) -> int:
     blend = out / "demo.blend"
     emotions = ("neutral", args.emotion)
     bpy.context.preferences.filepaths.save_version = 0  # no demo.blend1 backups
-    head = load_demo_head()
+    head = load_head()
     heads = blender_scene.build(head, str(audio), emotions)
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     for emotion in emotions:

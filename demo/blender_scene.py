@@ -1,93 +1,54 @@
-"""The demo scene (bpy): demo heads with ARKit shape keys, the line as a sound strip, camera, light.
+"""The demo scene (bpy): scanned heads with ARKit shape keys, the line as a sound strip, camera, lights.
 
 One head per emotion, side by side, so a single render shows neutral and the emotion at the same
 instant, with the line's sound under both. Output settings (H.264 + AAC .mp4 next to the .blend,
 Workbench) are stored in the file, so Render > Render Animation in Blender remakes the preview.
 Workbench because it renders in well under a second per frame on a CPU-only machine, where
-EEVEE first spends minutes compiling shaders; the light and the node material serve anyone who
-switches to EEVEE or Cycles.
+EEVEE first spends minutes compiling shaders; the three-point light and the node materials serve
+anyone who switches to EEVEE or Cycles.
 """
 
 import math
 
 import bpy
-import numpy as np
+from mathutils import Vector
 
 from blender_addon import compat
+from demo import blender_head
 
 FPS = 30
-SPACING = 0.2                       # metres between head centres
-SKIN = (0.80, 0.56, 0.45, 1.0)
-EYE = (0.12, 0.16, 0.22, 1.0)
+SPACING = 0.24                      # metres between head centres (the head is 0.25 m wide)
 LABEL = (0.95, 0.95, 0.95, 1.0)
 RESOLUTION = (640, 400)
+FACE_CENTER_Z = 0.0                 # the camera aims at the middle of the face (nose tip height)
+FACE_HEIGHT = 0.25                  # metres the view shows: chin to the top of the forehead
 _LENS_MM, _SENSOR_MM = 50.0, 36.0
 
 
 def build(head, audio_path: str, emotions) -> dict:
-    """A new file holding one head per emotion; returns {emotion: head object name}.
+    """A new file holding one head per emotion; returns {emotion: skin object name}.
 
     Names, not objects: every bake reopens the file, which frees the objects built here.
     """
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = FPS, 1.0
-    skin, eye, text = (_material(n, c) for n, c in (("skin", SKIN), ("eye", EYE), ("label", LABEL)))
+    looks = blender_head.materials()
+    text = bpy.data.materials.new("label")
+    text.diffuse_color = LABEL
     heads = {}
     for k, emotion in enumerate(emotions):
         x = (k - (len(emotions) - 1) / 2) * SPACING
-        heads[emotion] = _head(scene, f"Face_{emotion}", head, (x, 0.0, 0.0), skin, eye).name
-        _label(scene, emotion, (x, -0.05, -0.165), text)
+        heads[emotion] = blender_head.add_head(scene, head, f"Face_{emotion}", (x, 0.0, 0.0),
+                                               looks).name
+        _label(scene, emotion, (x, -0.1, FACE_CENTER_Z - FACE_HEIGHT / 2 + 0.012), text)
     strip = compat.new_sound_strip(scene, "line", audio_path, 1, 1)
     scene.frame_start, scene.frame_end = 1, int(strip.frame_final_end) - 1
-    _camera(scene, width=SPACING * (len(emotions) - 1) + 0.36)
-    _light(scene)
+    _camera(scene, width=max(SPACING * len(emotions),
+                             FACE_HEIGHT * RESOLUTION[0] / RESOLUTION[1]))
+    _lights(scene)
     _output(scene)
     return heads
-
-
-def _head(scene, name, head, location, skin, eye):
-    """The demo head mesh with a Basis and one shape key per stored ARKit delta, plus eyeballs."""
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata(head.vertices.tolist(), [], head.faces.tolist())
-    mesh.shade_smooth()
-    mesh.materials.append(skin)
-    obj = bpy.data.objects.new(name, mesh)
-    obj.location = location
-    scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis", from_mix=False)
-    for key_name, delta in zip(head.names, head.deltas):
-        key = obj.shape_key_add(name=key_name, from_mix=False)
-        key.data.foreach_set("co", (head.vertices + delta).ravel())
-    for side in (1, -1):
-        _eyeball(scene, obj, (side * 0.024, -0.07, 0.012), eye)
-    return obj
-
-
-def _eyeball(scene, parent, location, material):
-    mesh = bpy.data.meshes.new("eye")
-    _uv_sphere(mesh, radius=0.0125)
-    mesh.materials.append(material)
-    obj = bpy.data.objects.new(f"{parent.name}_eye", mesh)
-    obj.parent, obj.location = parent, location
-    scene.collection.objects.link(obj)
-
-
-def _uv_sphere(mesh, radius, rings=12, segments=16):
-    """Fill mesh with a smooth UV sphere (bpy.ops would need a context and an active object)."""
-    theta = np.linspace(0, math.pi, rings + 1)[1:-1]
-    phi = np.linspace(0, 2 * math.pi, segments, endpoint=False)
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    ring = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], -1).reshape(-1, 3)
-    verts = np.concatenate([[[0, 0, 1]], ring, [[0, 0, -1]]]) * radius
-    idx = lambda r, s: 1 + r * segments + s % segments  # noqa: E731
-    faces = [(0, idx(0, s), idx(0, s + 1)) for s in range(segments)]
-    faces += [(idx(r, s), idx(r + 1, s), idx(r + 1, s + 1), idx(r, s + 1))
-              for r in range(rings - 2) for s in range(segments)]
-    last = len(verts) - 1
-    faces += [(last, idx(rings - 2, s + 1), idx(rings - 2, s)) for s in range(segments)]
-    mesh.from_pydata(verts.tolist(), [], faces)
-    mesh.shade_smooth()
 
 
 def _label(scene, text, location, material):
@@ -99,31 +60,30 @@ def _label(scene, text, location, material):
     scene.collection.objects.link(obj)
 
 
-def _material(name, color):
-    mat = bpy.data.materials.new(name)
-    mat.diffuse_color = color  # what Workbench shows
-    mat.use_nodes = True
-    mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = color
-    return mat
-
-
 def _camera(scene, width):
     """A 50 mm camera in front of the faces (they look along -y) whose view is `width` wide."""
     cam = bpy.data.cameras.new("camera")
     cam.lens, cam.sensor_width, cam.sensor_fit = _LENS_MM, _SENSOR_MM, "HORIZONTAL"
+    cam.clip_start = 0.01
     distance = width / 2 / (_SENSOR_MM / 2 / _LENS_MM)
     obj = bpy.data.objects.new("camera", cam)
-    obj.location, obj.rotation_euler = (0.0, -distance, -0.025), (math.radians(90), 0, 0)
+    obj.location, obj.rotation_euler = (0.0, -distance, FACE_CENTER_Z), (math.radians(90), 0, 0)
     scene.collection.objects.link(obj)
     scene.camera = obj
 
 
-def _light(scene):
-    light = bpy.data.lights.new("key", "AREA")
-    light.energy, light.size = 30.0, 0.5
-    obj = bpy.data.objects.new("key", light)
-    obj.location, obj.rotation_euler = (0.4, -0.8, 0.5), (math.radians(60), 0, math.radians(25))
-    scene.collection.objects.link(obj)
+def _lights(scene):
+    """Key (front left, above), fill (front right, softer) and rim (behind, above): area lights
+    aimed at the faces, for EEVEE and Cycles."""
+    for name, energy, location in (("key", 40.0, (-0.5, -0.9, 0.45)), ("fill", 12.0, (0.7, -0.8, 0.05)),
+                                   ("rim", 25.0, (0.2, 0.8, 0.6))):
+        light = bpy.data.lights.new(name, "AREA")
+        light.energy, light.size = energy, 0.5
+        obj = bpy.data.objects.new(name, light)
+        obj.location = location
+        direction = [-c for c in location]  # towards the faces
+        obj.rotation_euler = Vector(direction).to_track_quat("-Z", "Y").to_euler()
+        scene.collection.objects.link(obj)
     scene.world = bpy.data.worlds.new("world")
     scene.world.color = (0.05, 0.06, 0.08)
 
@@ -139,6 +99,8 @@ def _output(scene):
     scene.display.render_aa = "FXAA"
     shading = scene.display.shading
     shading.light, shading.color_type, shading.show_cavity = "STUDIO", "MATERIAL", True
+    shading.show_specular_highlight = True
+    scene.view_settings.view_transform = "Standard"  # the materials' colours, not AgX's pastels
     render.resolution_x, render.resolution_y = RESOLUTION
     render.resolution_percentage = 100
     render.use_stamp = True

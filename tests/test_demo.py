@@ -26,14 +26,15 @@ bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
 scene = bpy.context.scene
 faces = {}
 for obj in bpy.data.objects:
-    if obj.type == "MESH" and obj.data.shape_keys:
+    if obj.type == "MESH" and obj.data.shape_keys and obj.parent is None:
         curves = {fc.data_path.split('"')[1]: len(fc.keyframe_points)
                   for fc in nla.latest_bake_fcurves(obj.data.shape_keys)}
         faces[obj.name] = {"action": nla.bake_strips(obj.data.shape_keys)[-1].action.name,
                            "keys": len(obj.data.shape_keys.key_blocks), "curves": curves}
 clip = bpy.data.movieclips.load(sys.argv[2])
 sound = aud.Sound(sys.argv[2])
-print("PROBE " + json.dumps({
+parts = sorted(o.name for o in bpy.data.objects if o.parent and o.parent.name == "Face_happy")
+print("PROBE " + json.dumps({"parts": parts,
     "fps": scene.render.fps / scene.render.fps_base, "range": [scene.frame_start, scene.frame_end],
     "sounds": [s.filepath for s in bpy.data.sounds], "faces": faces, "camera": bool(scene.camera),
     "lights": len(bpy.data.lights), "video_frames": clip.frame_duration,
@@ -73,11 +74,14 @@ def test_blend_has_both_bakes_and_video_has_frames_and_sound(demo):
     probe = json.loads(lines[0][len("PROBE "):])
     frames = probe["range"][1] - probe["range"][0] + 1
     assert probe["fps"] == 30 and frames > 150  # ~7 s of speech
-    assert probe["sounds"] == ["//line.wav"] and probe["camera"] and probe["lights"] == 1
+    assert probe["sounds"] == ["//line.wav"] and probe["camera"] and probe["lights"] == 3
     assert sorted(probe["faces"]) == ["Face_happy", "Face_neutral"]
+    assert probe["parts"] == [f"Face_happy_{p}" for p in ("eye_left", "eye_right", "eyelashes",
+                                                          "gums_tongue", "teeth")]
     for face in probe["faces"].values():
-        assert face["action"].startswith("line") and face["keys"] == 42  # Basis + 41 ARKit keys
-        assert face["curves"]["jawOpen"] == frames and len(face["curves"]) == 41
+        # Basis + the scan's 51 ARKit keys (no tongueOut) + cheekRaiser, PupilDilateRight
+        assert face["action"].startswith("line") and face["keys"] == 55
+        assert face["curves"]["jawOpen"] == frames and len(face["curves"]) == 51
     assert probe["video_frames"] == 10  # the fast mode's short video
     assert probe["audio_samples"] > 0.25 * 48000  # AAC track under the 10 frames (1/3 s)
 
