@@ -3,7 +3,8 @@
 `add_head` builds the skin (face, head and neck, mouth and eye sockets) with a Basis and one shape
 key per ARKit key, and as its children the gums and tongue, teeth, eyelashes (each with the keys
 that move it, driven by the skin's keys of the same name, so a bake onto the skin alone moves the
-jaw's teeth and the lids' lashes) and one object per eyeball whose origin is the eye's centre (so
+jaw's teeth and the lids' lashes; the lashes, alpha-textured cards in the scan, start hidden)
+and one object per eyeball whose origin is the eye's centre (so
 rotating it turns the gaze).
 
     python demo/blender_head.py -- --out head.blend     (the bpy venv, or blender -b --python)
@@ -69,6 +70,8 @@ def add_head(scene, head, name: str, location, looks: dict):
         obj.parent = skin
         if part.startswith("eye_"):
             _center_origin(obj)
+        if part == "eyelashes":  # alpha-textured cards in the scan; opaque, they read as bands
+            obj.hide_render = obj.hide_viewport = True
         _add_keys(obj, head, part, driver_source=skin)
     return skin
 
