@@ -56,7 +56,7 @@ def test_asset_is_small_and_holds_arkit_keys(head):
                                                   "PupilDilateLeft", "PupilDilateRight"}
     assert list(head.objects) == ["skin", "gums_tongue", "teeth", "eye_left", "eye_right",
                                   "eyelashes"]
-    assert head.objects["skin"][0].stop >= head.face_vertex_count
+    assert head.skin_vertex_count == 14062  # face, head and neck, mouth and eye sockets
     for name in head.objects:  # every polygon stays inside its object
         vertices, _ = head.objects[name]
         corners = np.concatenate(head.polygons(name))
@@ -101,5 +101,7 @@ def test_pose_adds_float16_deltas_linearly(head):
     delta = head.deltas[head.names.index("jawOpen")]
     assert np.array_equal(delta.astype(np.float16).astype(np.float32), delta)
     assert FLOAT16_REL * np.abs(delta).max() < 3e-5  # float16 keeps the 3.5 cm jaw to 0.02 mm
-    only_face = head.pose(np.ones((1, 52), np.float32), ARKIT_NAMES, head.face_vertex_count)
-    assert only_face.shape == (1, head.face_vertex_count, 3)
+    skin = head.pose(np.ones((1, 52), np.float32), ARKIT_NAMES, head.skin_vertex_count)
+    everything = head.pose(np.ones((1, 52), np.float32), ARKIT_NAMES)
+    assert skin.shape == (1, head.skin_vertex_count, 3)
+    assert np.array_equal(skin[0], everything[0, :head.skin_vertex_count])

@@ -8,8 +8,8 @@ names. This keeps what a demo and a vertex model need, numpy alone, in about 3 M
 
 - the neutral head in Blender's frame (metres, z up, the face looking along -y), its polygons
   (triangles and quads) and each polygon's material;
-- the parts as objects (skin: face, head and neck, mouth and eye sockets; gums and tongue; teeth;
-  each eyeball; eyelashes) as vertex and polygon ranges; the thin lacrimal, eye-blend and
+- the parts as objects (skin: face, head and neck, mouth and eye sockets, one surface and the
+  vertex model's; gums and tongue; teeth; each eyeball; eyelashes) as vertex and polygon ranges; the thin lacrimal, eye-blend and
   eye-occlusion shells (alpha-blended layers of the original renderer) are left out;
 - one shape key per expression with Blender's `Left`/`Right` names: the vertices it moves (by
   more than MOVED_CM) and their float16 deltas. ARKit's browInnerUp and cheekPuff are one key
@@ -38,8 +38,8 @@ OBJECTS = (("skin", 0, 14061, 0, 14033),
            ("eyelashes", 25351, 26718, 25304, 26383))
 LIP_HALF_WIDTH_M = 0.012   # contact vertices: the middle half of the 4.6 cm wide mouth
 LIP_TOUCH_M = 0.0015       # closer than this to the other lip at rest: a contact vertex
-FACE_VERTICES = 11248   # skin's first vertices: the face (0-9408), then head and neck (to 11247)
 NEUTRAL = "generic_neutral_mesh.obj"
+FACE_VERTICES = 9409    # the skin's first part, the face
 UNSIDED = ("browInnerUp", "cheekPuff")   # ARKit keys the scan splits into _L and _R
 
 
@@ -123,7 +123,6 @@ def build(folder: Path) -> dict:
             "object_names": np.array([o[0] for o in OBJECTS]),
             "object_vertex_ranges": np.array(vertex_ranges, np.int32),
             "object_polygon_ranges": np.array(polygon_ranges, np.int32),
-            "face_vertex_count": np.int32(FACE_VERTICES),
             "key_names": np.array(names), "key_counts": np.array(counts, np.int32),
             "key_indices": np.concatenate(indices).astype(np.uint16),
             "key_deltas": np.concatenate(deltas).astype(np.float16),

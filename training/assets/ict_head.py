@@ -22,11 +22,16 @@ class Head:
     polygon_materials: np.ndarray  # (F,) index into material_names
     material_names: list
     objects: dict                  # name -> (vertex slice, polygon slice)
-    face_vertex_count: int         # skin's first vertices: face, head and neck
     names: list
     deltas: np.ndarray
     upper_lip_vertices: np.ndarray
     lower_lip_vertices: np.ndarray
+
+    @property
+    def skin_vertex_count(self) -> int:
+        """The skin (face, head and neck, mouth and eye sockets: one surface) is the first
+        vertices: the vertex model's surface."""
+        return self.objects["skin"][0].stop
 
     @property
     def lip_vertices(self) -> np.ndarray:
@@ -70,6 +75,6 @@ def load_head(path=ASSET) -> Head:
             f["object_names"], f["object_vertex_ranges"].tolist(), f["object_polygon_ranges"].tolist())}
         return Head(vertices, f["polygon_sizes"], f["polygon_vertices"].astype(np.int64),
                     f["polygon_materials"], [str(m) for m in f["material_names"]], objects,
-                    int(f["face_vertex_count"]), names, deltas,
+                    names, deltas,
                     f["upper_lip_vertices"].astype(np.int64),
                     f["lower_lip_vertices"].astype(np.int64))
