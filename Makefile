@@ -86,6 +86,8 @@ addon:
 # 4000 steps more from the third's release (its mined emotions seed the labelled takes), adds
 # `contact_loss`, which teaches the hidden layer where the lips touch (docs/notes/training-experiments.md,
 # "Contact loss").
+# The vertex model learns the demo head's skin (the ICT scan, 14,062 vertices; about 300 MB of
+# targets per minute of audio, 9 GB for its 30 minutes).
 # The last checkpoint ships, not best: validation animates every take with the table's mean
 # emotion, which cannot judge emotional takes, and the learning-rate ramp-down ends at the last step.
 

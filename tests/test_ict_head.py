@@ -56,7 +56,7 @@ def test_asset_is_small_and_holds_arkit_keys(head):
                                                   "PupilDilateLeft", "PupilDilateRight"}
     assert list(head.objects) == ["skin", "gums_tongue", "teeth", "eye_left", "eye_right",
                                   "eyelashes"]
-    assert head.skin_vertex_count == 14062  # face, head and neck, mouth and eye sockets
+    assert len(head.skin().vertices) == 14062  # face, head and neck, mouth and eye sockets
     for name in head.objects:  # every polygon stays inside its object
         vertices, _ = head.objects[name]
         corners = np.concatenate(head.polygons(name))
@@ -101,7 +101,9 @@ def test_pose_adds_float16_deltas_linearly(head):
     delta = head.deltas[head.names.index("jawOpen")]
     assert np.array_equal(delta.astype(np.float16).astype(np.float32), delta)
     assert FLOAT16_REL * np.abs(delta).max() < 3e-5  # float16 keeps the 3.5 cm jaw to 0.02 mm
-    skin = head.pose(np.ones((1, 52), np.float32), ARKIT_NAMES, head.skin_vertex_count)
+    skin = head.skin()
+    posed = skin.pose(np.ones((1, 52), np.float32), ARKIT_NAMES)
     everything = head.pose(np.ones((1, 52), np.float32), ARKIT_NAMES)
-    assert skin.shape == (1, head.skin_vertex_count, 3)
-    assert np.array_equal(skin[0], everything[0, :head.skin_vertex_count])
+    assert posed.shape == (1, len(skin.vertices), 3)
+    assert np.array_equal(posed[0], everything[0, :len(skin.vertices)])  # the same sums
+    assert len(skin.polygons("skin")) == len(head.polygons("skin"))

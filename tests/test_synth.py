@@ -10,7 +10,10 @@ import pytest
 
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.audio import SAMPLE_RATE
+from a2f_core.checkpoint import load_checkpoint
 from a2f_core.errors import A2FError
+from training import metrics
+from training.assets.ict_head import load_head
 from training.dataset import frame_count, load_dataset
 from training.synth import cli
 from training.synth.demo_head import load_demo_head
@@ -266,17 +269,41 @@ def test_training_on_a_prefix_of_a_longer_set_is_training_on_the_shorter_set(dat
         load_dataset(longer).first_minutes(2.0)
 
 
-def test_vertex_dataset_uses_the_demo_head(tmp_path_factory):
-    out = _synth(tmp_path_factory, "v", minutes=0.1, kind="vertices")
-    ds = load_dataset(out)
-    head = load_demo_head()
-    # the set stores the head's float32 vertices unchanged
-    assert 2000 <= len(ds.template) <= 6000 and np.array_equal(ds.template, head.vertices)
-    assert np.array_equal(ds.lip_vertices, head.lip_vertices)
-    targets = ds.takes[0].targets()
+@pytest.fixture(scope="module")
+def vertex_dataset(tmp_path_factory):
+    return _synth(tmp_path_factory, "v", minutes=0.1, kind="vertices")
+
+
+def test_vertex_dataset_uses_the_demo_heads_skin(vertex_dataset):
+    ds = load_dataset(vertex_dataset)
+    skin = load_head().skin()
+    # the set stores the skin's float32 vertices unchanged
+    assert len(ds.template) == 14062 and np.array_equal(ds.template, skin.vertices)
+    assert np.array_equal(ds.lip_vertices, skin.lip_vertices)
+    assert ds.info["upper_lip_vertices"] == skin.upper_lip_vertices.tolist()
+    speech = next(t for t in ds.takes if t.meta["synthesiser"])
+    targets = speech.targets()
     assert targets.shape[1:] == ds.template.shape
     motion = np.abs(targets - ds.template).max(axis=(0, 2))
-    assert motion[ds.lip_vertices].max() > 0.002  # the lips move (metres)
+    assert motion[skin.lower_lip_vertices].max() > 0.002  # the lips move (metres)
+    # the teacher's weights through the scanned keys, as a2f synth --kind weights draws them
+    gap = metrics.vertex_lip_gap(targets, skin.upper_lip_vertices, skin.lower_lip_vertices)
+    assert gap.max() > 0.005 and gap.min() < 0.004
+
+
+def test_a_vertex_model_trains_on_the_skin_and_is_judged_on_its_lips(vertex_dataset, tmp_path):
+    """A smoke run of the vertex path on the scanned topology: train, then a2f eval's closures."""
+    pytest.importorskip("torch")
+    from training.evaluate import evaluate
+    from training.train import train
+    from training.train_config import load_config
+    config = load_config(Path(__file__).parents[1] / "configs" / "tiny.toml", steps=3)
+    train(config, vertex_dataset, tmp_path / "run")
+    ckpt = load_checkpoint(tmp_path / "run" / "last.safetensors")
+    assert ckpt.kind == "vertices" and ckpt.config.output_size == 3 * 14062
+    np.testing.assert_array_equal(ckpt.template, load_dataset(vertex_dataset).template)
+    result = evaluate(tmp_path / "run" / "last.safetensors", vertex_dataset, split=None)
+    assert result["bilabial_phonemes"] > 0 and 0 <= result["bilabial_closure"] <= 1
 
 
 def test_refuses_a_non_empty_folder(dataset):

@@ -5,9 +5,14 @@ import sys
 
 import bpy
 import numpy as np
-from bpy_fixtures import REPO
+from bpy_fixtures import REPO, configure
 
+from a2f_core.audio import load_audio
+from a2f_core.checkpoint import load_checkpoint, random_checkpoint
+from a2f_core.infer import Animator
+from tests.tolerance import BAKE_ATOL
 from training.assets.ict_head import load_head
+from training.demo import blender_head
 
 SCRIPT = REPO / "demo" / "blender_head.py"
 
@@ -49,3 +54,19 @@ def test_head_blend_moves_teeth_with_the_skins_jaw(tmp_path):
     # the eye's origin is its centre: rotating it turns the eye in place
     center = (eye_points.min(0) + eye_points.max(0)) / 2
     np.testing.assert_allclose(np.array(eye.matrix_world.translation), center, atol=1e-6)
+
+
+def test_a_vertex_model_of_the_skin_bakes_onto_it_as_the_network_says(scene, speech, data_dir):
+    """The skin is a vertex model's surface: its bake reproduces the numpy network exactly."""
+    head = load_head()
+    ckpt = load_checkpoint(random_checkpoint(data_dir / "skin_vertices.safetensors", kind="vertices",
+                                             template=head.skin().vertices, seed=3))
+    face = blender_head.add_head(scene, head, "Face", (0.0, 0.0, 0.0), blender_head.materials())
+    configure(scene, ckpt, source='FILE', audio_path=str(speech), target=face)
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    fps = scene.render.fps / scene.render.fps_base
+    offsets = Animator(ckpt).animate(load_audio(speech), fps, ckpt.emotions["neutral"])
+    for i in (0, len(offsets) // 2, len(offsets) - 1):
+        scene.frame_set(scene.frame_start + i)
+        np.testing.assert_allclose(_world_positions(face), ckpt.template + offsets[i],
+                                   atol=BAKE_ATOL)

@@ -5,7 +5,7 @@ dense float32 arrays; `Head.pose` applies ARKit weights. numpy only: the Blender
 vertex data synthesis both read it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +28,6 @@ class Head:
     lower_lip_vertices: np.ndarray
 
     @property
-    def skin_vertex_count(self) -> int:
-        """The skin (face, head and neck, mouth and eye sockets: one surface) is the first
-        vertices: the vertex model's surface."""
-        return self.objects["skin"][0].stop
-
-    @property
     def lip_vertices(self) -> np.ndarray:
         return np.concatenate([self.upper_lip_vertices, self.lower_lip_vertices])
 
@@ -50,15 +44,24 @@ class Head:
         return [self.polygon_vertices[s:e].astype(np.int64) - vertices.start
                 for s, e in zip(starts[polygons], ends[polygons])]
 
-    def pose(self, weights: np.ndarray, channel_names, vertex_count: int | None = None) -> np.ndarray:
-        """(T, C) weights named by channel_names -> (T, N, 3) float32 absolute positions of the
-        first vertex_count vertices (all by default). Keys the channels lack stay at zero."""
-        count = len(self.vertices) if vertex_count is None else vertex_count
+    def skin(self) -> "Head":
+        """The skin alone, the surface a vertex model animates: its vertices, polygons and keys."""
+        vertices, polygons = self.objects["skin"]  # the first vertices and polygons
+        corners = int(self.polygon_sizes[polygons].astype(np.int64).sum())
+        return replace(self, vertices=self.vertices[vertices],
+                       polygon_sizes=self.polygon_sizes[polygons],
+                       polygon_vertices=self.polygon_vertices[:corners],
+                       polygon_materials=self.polygon_materials[polygons],
+                       objects={"skin": (vertices, polygons)}, deltas=self.deltas[:, vertices])
+
+    def pose(self, weights: np.ndarray, channel_names) -> np.ndarray:
+        """(T, C) weights named by channel_names -> (T, V, 3) float32 absolute positions.
+        Keys the channels lack stay at zero."""
         column = {n: i for i, n in enumerate(channel_names)}
         used = [k for k, n in enumerate(self.names) if n in column]
         w = np.asarray(weights, np.float32)[:, [column[self.names[k]] for k in used]]
-        flat = self.deltas[used, :count].reshape(len(used), -1)
-        return (self.vertices[:count].ravel() + w @ flat).reshape(len(w), count, 3)
+        flat = self.deltas[used].reshape(len(used), -1)
+        return (self.vertices.ravel() + w @ flat).reshape(len(w), *self.vertices.shape)
 
 
 def load_head(path=ASSET) -> Head:

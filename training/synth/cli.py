@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="new (or empty) dataset folder")
     parser.add_argument("--minutes", type=float, default=30.0, help="audio to generate (default 30)")
     parser.add_argument("--kind", choices=("weights", "vertices"), default="weights",
-                        help="ARKit-52 weights, or vertex positions of the bundled demo head")
+                        help="ARKit-52 weights, or vertex positions of the demo head's skin")
     parser.add_argument("--languages", nargs="+", default=list(DEFAULT_LANGUAGES),
                         help=f"language codes among {' '.join(_spoken())} (default: "
                              f"{' '.join(DEFAULT_LANGUAGES)})")
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
                          tuple(args.val_voices))
     head = None
     if args.kind == "vertices":
-        from .demo_head import load_demo_head
-        head = load_demo_head()
+        from training.assets.ict_head import load_head
+        head = load_head().skin()
     target_seconds = args.minutes * 60.0
     entries, seconds, index = [], 0.0, 0
     started = time.perf_counter()
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                     "synthesisers": list(config.synthesisers),
                     "val_fraction": args.split, "val_voices": list(args.val_voices),
                     "minutes": round(seconds / 60, 3),
-                    "mesh": "training/assets/demo_head.npz" if head else None})
+                    "mesh": "training/assets/ict_head.npz, skin" if head else None})
     print(f"wrote {len(entries)} takes, {seconds / 60:.1f} min of audio in {wall:.0f} s "
           f"({seconds / max(wall, 1e-9):.0f}x real time) to {out}", file=sys.stderr)
     return 0

@@ -39,7 +39,7 @@ class SynthConfig:
     out: str
     seed: int = 0
     fps: float = 30.0
-    kind: str = "weights"           # 'weights' (ARKit-52) or 'vertices' (demo head)
+    kind: str = "weights"           # 'weights' (ARKit-52) or 'vertices' (demo head's skin)
     languages: tuple = DEFAULT_LANGUAGES
     val_fraction: float = 0.1       # share of voice+language identities held out
     synthesisers: tuple = DEFAULT_SYNTHESISERS  # among SYNTHESISERS
@@ -137,7 +137,8 @@ def _merge_silences(phonemes: list) -> list:
 def make_take(index: int, config: SynthConfig, head=None) -> tuple:
     """Synthesise and write take `index`; returns (dataset.json entry, seconds of audio).
 
-    head: the DemoHead for vertex datasets (None for weights).
+    head: for vertex datasets, the head whose pose the ARKit weights drive (the demo head's skin,
+    training.assets.ict_head); None for weights.
     """
     rng = np.random.default_rng([config.seed, index])
     emotion = str(rng.choice(list(EMOTION_WEIGHTS), p=list(EMOTION_WEIGHTS.values())))
