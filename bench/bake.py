@@ -5,8 +5,8 @@
 Prints one JSON object:
 - `bake_weights`, `bake_vertices`: the whole bake as the add-on does it, audio file to keys
   (read and resample the audio, load the checkpoint, run the network, write F-curves in bulk),
-  onto a 52-shape-key mesh and onto the demo head (4724 vertices) as a vertex-basis bake; and
-  the same keys written one `keyframe_insert` at a time, the way UI code and naive add-ons do.
+  onto a 52-shape-key mesh and onto the demo head's skin (14,062 vertices) as a vertex-basis bake;
+  and the same keys written one `keyframe_insert` at a time, the way UI code and naive add-ons do.
 - `numpy_inference`: the network alone on the same audio, with Blender's numpy.
 - `batch`: N short files baked onto one mesh by one `batch.py` process (one Blender start and
   one model load), its wall time, and how much of it is starting bpy and loading the model.
@@ -32,9 +32,9 @@ import bpy  # noqa: E402  (PyPI bpy: run under a .venv-bpy-* venv)
 from a2f_core.arkit import ARKIT_NAMES  # noqa: E402
 from a2f_core.checkpoint import random_checkpoint  # noqa: E402
 from blender_addon import audio_source, bake, checkpoints, nla  # noqa: E402
+from training.assets.ict_head import load_head  # noqa: E402
 
 FPS = 30
-DEMO_HEAD = ROOT / "training" / "assets" / "demo_head.npz"
 
 
 def _mesh(name, vertices, faces, shape_keys=()):
@@ -54,9 +54,9 @@ def _arkit_face():
     return _mesh("Face", [(0, 0, 0), (1, 0, 0), (0, 1, 0)], [(0, 1, 2)], ARKIT_NAMES)
 
 
-def _demo_head():
-    head = np.load(DEMO_HEAD)
-    return _mesh("Head", head["vertices"], head["faces"])
+def _demo_skin():
+    skin = load_head().skin()
+    return _mesh("Head", skin.vertices, skin.polygons("skin"))
 
 
 def bake_seconds(make_obj, ckpt: Path, wav: Path) -> dict:
@@ -180,13 +180,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         weights = random_checkpoint(tmp / "weights.safetensors", seed=0)
-        head = np.load(DEMO_HEAD)["vertices"]
         vertices = random_checkpoint(tmp / "vertices.safetensors", kind="vertices",
-                                     template=head, seed=0)
+                                     template=load_head().skin().vertices, seed=0)
         result = {"blender": bpy.app.version_string,
                   "numpy_inference": inference_seconds(weights, args.wav),
                   "bake_weights": bake_seconds(_arkit_face, weights, args.wav),
-                  "bake_vertices": bake_seconds(_demo_head, vertices, args.wav),
+                  "bake_vertices": bake_seconds(_demo_skin, vertices, args.wav),
                   "batch": batch(weights, args.wav, tmp, args.batch_files),
                   "register": register_ms()}
     print(json.dumps(result))
