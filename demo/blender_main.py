@@ -40,7 +40,9 @@ def _parse(argv):
 
 def _bake(blend: Path, audio: Path, object_name: str, checkpoint: str, emotion: str):
     status = batch.main(["batch.py", "--", "--scene", str(blend), "--audio", str(audio),
-                         "--object", object_name, "--head", object_name, "--checkpoint", checkpoint,
+                         "--object", object_name, "--head", object_name,
+                         "--left-eye", f"{object_name}_eye_left",
+                         "--right-eye", f"{object_name}_eye_right", "--checkpoint", checkpoint,
                          "--emotion", emotion, "--no-sound-strip", "--save", str(blend)])
     if status:
         sys.exit(status)

@@ -34,7 +34,8 @@ for obj in bpy.data.objects:
 clip = bpy.data.movieclips.load(sys.argv[2])
 sound = aud.Sound(sys.argv[2])
 parts = sorted(o.name for o in bpy.data.objects if o.parent and o.parent.name == "Face_happy")
-print("PROBE " + json.dumps({"parts": parts,
+turned = sorted(o.name for o in bpy.data.objects if o.animation_data and o.animation_data.action)
+print("PROBE " + json.dumps({"parts": parts, "turned": turned,
     "fps": scene.render.fps / scene.render.fps_base, "range": [scene.frame_start, scene.frame_end],
     "sounds": [s.filepath for s in bpy.data.sounds], "faces": faces, "camera": bool(scene.camera),
     "lights": len(bpy.data.lights), "video_frames": clip.frame_duration,
@@ -78,6 +79,9 @@ def test_blend_has_both_bakes_and_video_has_frames_and_sound(demo):
     assert sorted(probe["faces"]) == ["Face_happy", "Face_neutral"]
     assert probe["parts"] == [f"Face_happy_{p}" for p in ("eye_left", "eye_right", "eyelashes",
                                                           "gums_tongue", "teeth")]
+    # the liveliness layer turns the heads and their eyes (objects with rotations, not keys)
+    assert probe["turned"] == [f"Face_{e}{s}" for e in ("happy", "neutral")
+                               for s in ("", "_eye_left", "_eye_right")]
     for face in probe["faces"].values():
         # Basis + the scan's 51 ARKit keys (no tongueOut) + cheekRaiser, PupilDilateRight
         assert face["action"].startswith("line") and face["keys"] == 55
