@@ -159,7 +159,7 @@ def test_bilabials_close_the_lips(espeak, emotion):
     assert np.median(w[closed, J["jawOpen"]]) < 0.45 * np.median(w[open_, J["jawOpen"]])
     assert np.all(w[closed, J["mouthPressLeft"]] > 0.15)
     assert np.median(gap[open_]) > 0.12
-    # on the demo head the same frames bring the lip twins together
+    # on the egg head (a fixture with exact lip twins) the same frames bring the lips together
     head = load_demo_head()
     v = head.pose(w, ARKIT_NAMES)
     upper, lower = _lip_twins(head)
