@@ -61,6 +61,11 @@ def test_vertices_json_are_absolute(tmp_path, speech_wav, vertices_ckpt):
     offsets = Animator(ckpt).animate(load_audio(speech_wav), 30, ckpt.emotions["neutral"])
     # JSON holds 6 decimals (half a unit: 5e-7), on top of the rounding of other chunks
     assert np.allclose(v, offsets + ckpt.template, rtol=0, atol=5e-7 + float32_atol(v))
+    # .npz holds the same float32 positions (stored, not deflated: they barely compress)
+    a2f("infer", speech_wav, "--checkpoint", vertices_ckpt, "-o", tmp_path / "v.npz")
+    with np.load(tmp_path / "v.npz") as f:
+        assert f["vertices"].dtype == np.float32
+        assert np.allclose(f["vertices"], offsets + ckpt.template, rtol=0, atol=float32_atol(v))
 
 
 def test_a_preset_writes_the_rigs_targets(tmp_path, speech_wav, weights_ckpt):
