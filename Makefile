@@ -111,7 +111,7 @@ endef
 # $(call ship,KIND): evaluates runs/default_KIND on held-out voices and ships it
 define ship
 	$(BIN)/a2f eval --checkpoint runs/default_$(1)/last.safetensors --data data/default_$(1) --split val --emotion labels --by language --out runs/default_$(1)/eval
-	$(BIN)/python -m training.release runs/default_$(1)/last.safetensors a2f_core/models/default_$(1).safetensors $(if $(filter vertices,$(1)),--mesh training/assets/demo_head.npz)
+	$(BIN)/python -m training.release runs/default_$(1)/last.safetensors a2f_core/models/default_$(1).safetensors $(if $(filter vertices,$(1)),--mesh training/assets/ict_head.npz)
 endef
 
 .PHONY: models

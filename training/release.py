@@ -3,7 +3,8 @@
 Drops what only training and mining need (the per-frame emotion table and its take index),
 stores the weights as float16 and checks on real speech that the shipped model still animates
 like the original, so a release never silently loses accuracy. A vertex model released with
-`--mesh` (an .npz with the template's `faces`) carries its mesh's topology fingerprint, so the
+`--mesh` (an .npz with the template's `faces`, or training/assets/ict_head.npz for a model of
+the demo head's skin) carries its mesh's topology fingerprint, so the
 add-on refuses a mesh with its vertex count but another vertex order.
 
 `python -m training.release --stamp CKPT --mesh MESH.npz` adds the fingerprint to a checkpoint
@@ -24,6 +25,7 @@ from a2f_core import topology
 from a2f_core.checkpoint import load_checkpoint, save_checkpoint, update_metadata
 from a2f_core.errors import A2FError
 from a2f_core.infer import Animator
+from training.assets.ict_head import load_head
 
 PARITY_TOLERANCE = 0.01  # max |shipped - original| output, relative to the output range
 
@@ -31,7 +33,8 @@ PARITY_TOLERANCE = 0.01  # max |shipped - original| output, relative to the outp
 def release(source, target, dtype="float16", mesh=None) -> float:
     """Write the shipped checkpoint; returns the parity error measured on a spoken line.
     Above PARITY_TOLERANCE nothing is written (an existing target is kept) and A2FError says so.
-    mesh: an .npz whose `faces` connect a vertex model's template (its topology is stored)."""
+    mesh: an .npz whose `faces` connect a vertex model's template, or the demo head's asset for a
+    model of its skin (the topology is stored)."""
     target = Path(target)
     candidate = target.with_name(target.name + ".candidate")
     ckpt = load_checkpoint(source)
@@ -60,11 +63,13 @@ def stamp_topology(path, mesh) -> dict:
         raise A2FError(f"{path} is a weights model; only vertex models carry a mesh topology")
     try:
         with np.load(mesh) as f:
-            faces = np.asarray(f["faces"])
+            scanned = "polygon_sizes" in f  # the demo head (ict_head.npz): its skin's polygons
+            faces = load_head(mesh).skin().polygons("skin") if scanned else np.asarray(f["faces"])
     except (OSError, KeyError, ValueError) as e:
         raise A2FError(f"cannot read faces from {mesh} ({e}); give an .npz with a 'faces' array") from None
     count = len(ckpt.template)
-    if faces.size == 0 or faces.min() < 0 or faces.max() >= count:
+    corners = np.concatenate([np.ravel(face) for face in faces]) if len(faces) else np.zeros(0)
+    if corners.size == 0 or corners.min() < 0 or corners.max() >= count:
         raise A2FError(f"the faces of {mesh} do not index a mesh of {count} vertices, the template "
                        f"of {path}; give the mesh the model was trained on")
     entry = topology.fingerprint(count, topology.edges_from_faces(faces))

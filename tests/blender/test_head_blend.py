@@ -11,8 +11,9 @@ from a2f_core.audio import load_audio
 from a2f_core.checkpoint import load_checkpoint, random_checkpoint
 from a2f_core.infer import Animator
 from tests.tolerance import BAKE_ATOL
-from training.assets.ict_head import load_head
+from training.assets.ict_head import ASSET, load_head
 from training.demo import blender_head
+from training.release import stamp_topology
 
 SCRIPT = REPO / "demo" / "blender_head.py"
 
@@ -59,8 +60,10 @@ def test_head_blend_moves_teeth_with_the_skins_jaw(tmp_path):
 def test_a_vertex_model_of_the_skin_bakes_onto_it_as_the_network_says(scene, speech, data_dir):
     """The skin is a vertex model's surface: its bake reproduces the numpy network exactly."""
     head = load_head()
-    ckpt = load_checkpoint(random_checkpoint(data_dir / "skin_vertices.safetensors", kind="vertices",
-                                             template=head.skin().vertices, seed=3))
+    path = random_checkpoint(data_dir / "skin_vertices.safetensors", kind="vertices",
+                             template=head.skin().vertices, seed=3)
+    stamp_topology(path, ASSET)  # the add-on checks the skin's edges against the asset's
+    ckpt = load_checkpoint(path)
     face = blender_head.add_head(scene, head, "Face", (0.0, 0.0, 0.0), blender_head.materials())
     configure(scene, ckpt, source='FILE', audio_path=str(speech), target=face)
     assert bpy.ops.a2f.generate() == {'FINISHED'}
