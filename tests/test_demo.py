@@ -34,7 +34,7 @@ for obj in bpy.data.objects:
 clip = bpy.data.movieclips.load(sys.argv[2])
 sound = aud.Sound(sys.argv[2])
 parts = sorted(o.name for o in bpy.data.objects if o.parent and o.parent.name == "Face_happy")
-turned = sorted(o.name for o in bpy.data.objects if o.animation_data and o.animation_data.action)
+turned = sorted(o.name for o in bpy.data.objects if nla.bake_strips(o))
 print("PROBE " + json.dumps({"parts": parts, "turned": turned,
     "fps": scene.render.fps / scene.render.fps_base, "range": [scene.frame_start, scene.frame_end],
     "sounds": [s.filepath for s in bpy.data.sounds], "faces": faces, "camera": bool(scene.camera),
