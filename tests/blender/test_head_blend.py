@@ -10,9 +10,9 @@ from bpy_fixtures import REPO, configure
 from a2f_core.audio import load_audio
 from a2f_core.checkpoint import load_checkpoint, random_checkpoint
 from a2f_core.infer import Animator
+from demo import blender_head
 from tests.tolerance import BAKE_ATOL
 from training.assets.ict_head import ASSET, load_head
-from training.demo import blender_head
 from training.release import stamp_topology
 
 SCRIPT = REPO / "demo" / "blender_head.py"
