@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AudioError
+from .limits import check_sample_rate
 
 SAMPLE_RATE = 16000
-MIN_RATE, MAX_RATE = 1000, 768000  # beyond these a "sample rate" is a corrupt header
 
 try:  # optional: Blender's Python has neither
     import soundfile
@@ -81,9 +81,7 @@ class AudioFile:
             raise _unreadable(self.path, e) from None
         if info.channels <= 0:
             raise AudioError(f"{self.path} has no audio channels")
-        if not MIN_RATE <= info.samplerate <= MAX_RATE:
-            raise AudioError(f"{self.path}: sample rate {info.samplerate} Hz is outside "
-                             f"{MIN_RATE}..{MAX_RATE} Hz; resample the audio")
+        check_sample_rate(info.samplerate, str(self.path), AudioError)
         if info.frames <= 0:
             raise AudioError(f"{self.path} contains no audio samples; check the file or strip")
         self.rate = info.samplerate
@@ -160,14 +158,7 @@ def prepare(samples, sample_rate, source="audio") -> np.ndarray:
     if x.size == 0:
         raise AudioError(f"{source} contains no audio samples; check the file or strip")
     x = _checked(x, source)
-    try:
-        rate = float(sample_rate)
-    except (TypeError, ValueError):
-        raise AudioError(f"{source}: sample rate must be a number, got {sample_rate!r}") from None
-    if not np.isfinite(rate) or not MIN_RATE <= rate <= MAX_RATE:
-        raise AudioError(f"{source}: sample rate {sample_rate!r} Hz is outside "
-                         f"{MIN_RATE}..{MAX_RATE} Hz; resample the audio")
-    return resample(x, rate, SAMPLE_RATE)
+    return resample(x, check_sample_rate(sample_rate, source, AudioError), SAMPLE_RATE)
 
 
 def _mono(x: np.ndarray, source: str) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from dataclasses import asdict, dataclass, fields
 
+from .audio import SAMPLE_RATE
+
 OUTPUT_KINDS = ("weights", "vertices")
 
 
@@ -20,11 +22,30 @@ class ModelConfig:
     hidden_size: int = 150         # width of the output network's first (linear) layer
 
     def __post_init__(self):
+        """Refuse what the front end and the network cannot honour, before any array is made
+        from it: a checkpoint's config is untrusted input."""
         if self.output_kind not in OUTPUT_KINDS:
             raise ValueError(f"output_kind must be one of {OUTPUT_KINDS}, not {self.output_kind!r}")
+        if not isinstance(self.formant_channels, (list, tuple)) or len(self.formant_channels) < 2:
+            raise ValueError("formant_channels must be a list of at least 2 widths")
+        object.__setattr__(self, "formant_channels", tuple(self.formant_channels))
+        for name, (low, high) in _INT_RANGES.items():
+            values = getattr(self, name)
+            for value in values if name == "formant_channels" else (values,):
+                if type(value) is not int or not low <= value <= high:
+                    raise ValueError(f"{name} must be a whole number from {low} to {high}, "
+                                     f"got {value!r}")
         if self.output_kind == "vertices" and self.output_size % 3:
             raise ValueError(f"a vertex model's output_size must be 3 * V, got {self.output_size}")
-        object.__setattr__(self, "formant_channels", tuple(self.formant_channels))
+        if self.sample_rate != SAMPLE_RATE:
+            raise ValueError(f"sample_rate {self.sample_rate} Hz: a2f reads all audio at "
+                             f"{SAMPLE_RATE} Hz, so this model's features cannot be computed")
+        if self.lags != 2 ** len(self.formant_channels) or self.lags > self.frame_length:
+            raise ValueError(f"lags must be 2 ** len(formant_channels) = "
+                             f"{2 ** len(self.formant_channels)} and at most frame_length, "
+                             f"got {self.lags}")
+        if self.window_frames & (self.window_frames - 1):
+            raise ValueError(f"window_frames must be a power of two, got {self.window_frames}")
 
     @property
     def window_samples(self) -> int:
@@ -43,6 +64,13 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}")
         return cls(**d)
+
+
+_INT_RANGES = {  # field -> (lowest, highest) accepted; far beyond any trained model
+    "output_size": (1, 3_000_000), "emotion_dim": (1, 1024), "sample_rate": (1, 10**6),
+    "frame_length": (16, 4096), "hop_length": (1, 4096), "window_frames": (32, 1024),
+    "lags": (4, 4096), "formant_channels": (1, 4096), "articulation_channels": (1, 4096),
+    "hidden_size": (1, 4096)}
 
 
 def parameter_shapes(config: ModelConfig) -> dict:

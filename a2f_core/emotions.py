@@ -4,20 +4,24 @@ import numpy as np
 
 from .errors import A2FError
 
+MAX_WEIGHT = 10.0  # beyond ten times an emotion's offset the face is no longer a face
+
 
 def parse_emotion_spec(spec: str) -> dict:
-    """'happy=0.8,sad' -> {'happy': 0.8, 'sad': 1.0}. An empty spec means neutral."""
+    """'happy=0.8,sad' -> {'happy': 0.8, 'sad': 1.0}. An empty spec means neutral; 'happy='
+    (a weight left out after '=') is an error, not 1."""
     weights = {}
     for part in filter(None, (p.strip() for p in (spec or "").split(","))):
-        name, _, value = part.partition("=")
+        name, equals, value = part.partition("=")
         name = name.strip()
         try:
-            weight = float(value) if value.strip() else 1.0
+            weight = float(value) if equals else 1.0
         except ValueError:
             raise A2FError(f"emotion weight {value!r} for {name!r} is not a number; "
                            "write NAME=WEIGHT, e.g. happy=0.8") from None
-        if not name or not np.isfinite(weight):
-            raise A2FError(f"invalid emotion entry {part!r}; write NAME=WEIGHT, e.g. happy=0.8")
+        if not name or not abs(weight) <= MAX_WEIGHT:
+            raise A2FError(f"invalid emotion entry {part!r}; write NAME=WEIGHT with a weight "
+                           f"from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g}, e.g. happy=0.8")
         weights[name] = weights.get(name, 0.0) + weight
     return weights or {"neutral": 1.0}
 

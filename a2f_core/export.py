@@ -5,6 +5,7 @@ half-overwritten.
 """
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ def write_animation(path, frames: np.ndarray, fps: float, names=None, rotations=
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise A2FError(f"cannot write {path}: use one of {', '.join(FORMATS)}")
+    if not np.isfinite(frames).all() or rotations is not None and not np.isfinite(rotations).all():
+        raise A2FError(f"cannot write {path}: the animation holds NaN or infinite values")
     kind = "vertices" if frames.ndim == 3 else "weights"
     if suffix == ".csv":
         if kind != "weights" or not set(names or ()) <= set(ARKIT_NAMES):
@@ -47,8 +50,20 @@ def write_animation(path, frames: np.ndarray, fps: float, names=None, rotations=
         if rotations is not None:
             doc["rotation_names"] = list(ROTATION_NAMES)
             doc["rotations"] = np.round(rotations, 6).tolist()
-        writer = lambda f: f.write(json.dumps(doc).encode())  # noqa: E731
+        writer = lambda f: f.write(json.dumps(doc, allow_nan=False).encode())  # noqa: E731
     atomic_write(path, writer)
+
+
+def refuse_overwriting(output, source):
+    """A2FError when output is the file source (the same file by any path or link): writing
+    there would destroy the input."""
+    try:
+        same = os.path.samefile(output, source)
+    except OSError:  # either is missing: nothing to destroy
+        return
+    if same:
+        raise A2FError(f"the output {output} is the input file {source}; choose another output "
+                       "name")
 
 
 def livelink_timecode(frame: int, fps: float) -> str:

@@ -6,10 +6,11 @@ it. A network window is 64 consecutive grid frames, so every window shares the g
 formant network runs once per grid frame. Video frame i (time i/fps) takes the window whose
 centre is nearest to it; the error is at most half a hop (4 ms).
 
-Loudness rule: features are scaled by gain**2 (autocorrelation is quadratic in the signal),
-where gain brings the clip's active speech level to TARGET_RMS. The active level is the RMS over
-grid frames within 40 dB of the clip's loudest frame, so pauses do not count and scaling the
-input by any factor leaves the features unchanged. It needs only per-frame energies (lag 0), so
+Loudness rule: samples are scaled by gain before the autocorrelation (so features scale by
+gain**2 and no float32 product overflows, however loud the file), where gain brings the clip's
+active speech level to TARGET_RMS. The active level is the RMS over grid frames within 40 dB of
+the clip's loudest frame, so pauses do not count and scaling the input by any factor leaves the
+features unchanged. It needs only per-frame energies (lag 0), so
 a long file is measured in one cheap pass and then featurised chunk by chunk with the same gain.
 """
 
@@ -86,8 +87,11 @@ class GridFeatures:
         """
         self.config = config
         self.samples = samples if isinstance(samples, AudioFile) else np.asarray(samples, np.float32)
+        # float64: float32 squares overflow for samples beyond about 1e17, which a float WAV
+        # may hold; the gain then brings any level down before float32 work
         energy = np.concatenate([
-            np.square(windowed(self._frames(g, min(g + chunk_frames, self.grid_length)))).sum(1)
+            np.square(windowed(self._frames(g, min(g + chunk_frames, self.grid_length))
+                               .astype(np.float64))).sum(1)
             for g in range(0, self.grid_length, chunk_frames)])
         self.gain = loudness_gain(energy, config.frame_length)
 
@@ -99,7 +103,7 @@ class GridFeatures:
 
     def frames(self, g0: int, g1: int) -> np.ndarray:
         """(g1 - g0, K) float32 features of grid frames g0..g1-1 (zeros outside the clip)."""
-        return autocorrelation(self._frames(g0, g1), self.config.lags) * np.float32(self.gain ** 2)
+        return autocorrelation(self._frames(g0, g1) * np.float32(self.gain), self.config.lags)
 
     def _frames(self, g0: int, g1: int) -> np.ndarray:
         """(g1 - g0, L) raw samples of grid frames g0..g1-1, a strided view of a padded copy."""

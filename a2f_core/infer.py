@@ -14,6 +14,7 @@ from .config import articulation_layers
 from .contact import LipContact, detector_bands
 from .errors import A2FError
 from .features import GridFeatures, frame_count, window_starts
+from .limits import check_fps
 
 FORMANT_BLOCK = 256  # grid frames per pass of the formant network (see `Animator.formants`)
 
@@ -55,8 +56,7 @@ class Animator:
 
     def frame_count(self, samples: np.ndarray, fps: float, start_seconds: float = 0.0) -> int:
         """Frames this clip animates from start_seconds to its end: ceil(duration * fps)."""
-        if not fps or not np.isfinite(fps) or fps <= 0:
-            raise A2FError(f"fps must be a positive number, got {fps!r}")
+        fps = check_fps(fps)
         return max(frame_count(len(samples) / SAMPLE_RATE - start_seconds, fps), 0)
 
     def animate(self, samples, fps, emotion, start_seconds=0.0) -> np.ndarray:
@@ -77,7 +77,7 @@ class Animator:
         for first, starts, (hidden,) in self._chunks(features, fps, [emotion], start_seconds,
                                                      chunk_frames):
             heard = detector and detector.at_windows(mel, starts, self.config.window_frames)
-            yield first, self.outputs(hidden, heard)
+            yield first, check_finite(self.outputs(hidden, heard), first)
 
     def iter_hidden(self, samples, fps, emotion, start_seconds=0.0, chunk_frames=512):
         """Yield (first_frame, (n, hidden) float32) chunk by chunk: progress and cancel points."""
@@ -101,8 +101,10 @@ class Animator:
             s = starts[first:first + chunk_frames]
             g0 = int(s[0])
             formants = self.formants(features.frames(g0, int(s[-1]) + self.config.window_frames))
-            yield first, s, [self.hidden(formants, s - g0, e[first:first + len(s)])
-                             for e in emotions]
+            hidden = [self.hidden(formants, s - g0, e[first:first + len(s)]) for e in emotions]
+            for h in hidden:
+                check_finite(h, first)
+            yield first, s, hidden
 
     def formants(self, grid: np.ndarray) -> np.ndarray:
         """(G, K) autocorrelation frames -> (G, 256) formant features.
@@ -173,6 +175,16 @@ class Animator:
             return e
         raise A2FError(f"emotion must have shape ({dim},) or ({n}, {dim}) for this clip, "
                        f"got {e.shape}")
+
+
+def check_finite(frames: np.ndarray, first: int) -> np.ndarray:
+    """frames, or A2FError if any value is NaN or infinite: no file or key may hold one."""
+    if not np.isfinite(frames).all():
+        bad = first + int(np.argmin(np.isfinite(frames).reshape(len(frames), -1).all(axis=1)))
+        raise A2FError(f"the animation is not finite (NaN or infinity) from frame {bad}: the "
+                       "emotion weights or the checkpoint's values are too large; use emotion "
+                       "weights between -10 and 10 or another checkpoint")
+    return frames
 
 
 class _Conv:

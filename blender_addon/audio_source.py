@@ -14,7 +14,7 @@ import bpy
 import numpy as np
 
 from . import compat
-from .core import audio, errors, features, timing
+from .core import audio, errors, features, limits, timing
 from .core import A2FError
 
 
@@ -84,8 +84,15 @@ def read_strip(strip) -> np.ndarray:
 
 def _decode(path: str, source: str, sound=None) -> np.ndarray:
     try:
-        samples = compat.decode_sound(path, audio.SAMPLE_RATE, sound)
+        factory = compat.open_sound(path, sound)
     except Exception as e:  # aud raises plain Exception subclasses with C messages
+        raise errors.AudioError(f"Blender cannot decode {source}: {e}") from None
+    # the file's own rate, checked as a2f infer checks it: a header claiming 1 Hz would be
+    # resampled into days of audio
+    limits.check_sample_rate(factory.specs[0], source, errors.AudioError)
+    try:
+        samples = compat.decode_sound(factory, audio.SAMPLE_RATE)
+    except Exception as e:
         raise errors.AudioError(f"Blender cannot decode {source}: {e}") from None
     return audio.prepare(samples, audio.SAMPLE_RATE, source=source)
 

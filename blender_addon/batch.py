@@ -124,14 +124,15 @@ def run(args, jobs) -> list:
     life_bake = importlib.import_module(f"{addon.__name__}.life_bake")
     preset = core.retarget.load_preset(args.preset) if args.preset else None
 
+    fps = None if args.fps is None else core.limits.check_fps(args.fps, "--fps")
     if args.scene:
         bpy.ops.wm.open_mainfile(filepath=str(Path(args.scene).resolve()))
     elif not bpy.app.binary_path:  # the bpy module: start from an empty scene
         bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
-    if args.fps:
-        scene.render.fps = max(1, round(args.fps))
-        scene.render.fps_base = scene.render.fps / args.fps
+    if fps is not None:
+        scene.render.fps = round(fps)
+        scene.render.fps_base = scene.render.fps / fps
     checkpoint = checkpoints.load(args.checkpoint)
     emotion_weights = core.emotions.parse_emotion_spec(args.emotion)
     emotion = core.emotions.blend(checkpoint.emotions, emotion_weights)

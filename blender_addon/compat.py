@@ -21,20 +21,24 @@ def has_audaspace() -> bool:
     return aud is not None
 
 
-def decode_sound(path: str, sample_rate: int, sound=None):
-    """(N,) float32 mono samples at sample_rate decoded by Audaspace, or None without it.
+def open_sound(path: str, sound=None):
+    """An Audaspace sound of the file (or of a strip's bpy.types.Sound), opened: its `specs`
+    (sample rate, channels) are the file's own.
 
-    sound: the bpy.types.Sound of a strip; its loaded handle (`factory`, which also covers
-    packed sounds) is used when Blender has one, which it lacks in background mode.
+    sound: a strip's sound; its loaded handle (`factory`, which also covers packed sounds) is
+    used when Blender has one, which it lacks in background mode.
     """
-    if aud is None:
-        return None
     factory = sound.factory if sound is not None else None
     if factory is None:
         factory = aud.Sound(path)
     # Opening the file here raises aud.error for data no reader accepts; the same failure
     # inside .data() is a C++ exception that aborts the whole of Blender.
     factory.specs  # noqa: B018
+    return factory
+
+
+def decode_sound(factory, sample_rate: int):
+    """(N,) float32 mono samples of an opened sound, resampled to sample_rate."""
     data = np.asarray(factory.resample(sample_rate, False).rechannel(1).data(), np.float32)
     return data.reshape(-1)
 

@@ -15,7 +15,7 @@ errors = importlib.import_module(f"{_NAME}.errors")
 A2FError = errors.A2FError
 
 _MODULES = ("alive", "arkit", "audio", "checkpoint", "contact", "emotions", "features", "infer",
-            "models", "retarget", "timing", "topology")
+            "limits", "models", "retarget", "timing", "topology")
 
 
 def __getattr__(name):

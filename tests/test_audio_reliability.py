@@ -6,6 +6,7 @@ The CLI runs in-process (a2f_core.cli.main, the `a2f` entry point) with capfd, s
 covers whatever reaches the terminal's stderr, C libraries included.
 """
 
+import json
 import math
 import os
 import shutil
@@ -184,6 +185,22 @@ def test_8k_and_96k_audio(tmp_path, capfd, weights_ckpt, voice, rate):
     if rate == 96000:  # band-limited speech survives the round trip: same animation
         # resampled twice, the speech itself changes a little: a behaviour bound, not rounding
         np.testing.assert_allclose(got, reference(weights_ckpt, voice), atol=0.05)
+
+
+@pytest.mark.parametrize("peak", [1e18, 3.4e38])
+def test_float_samples_far_beyond_full_scale_animate_like_the_same_audio(tmp_path, capfd,
+                                                                         weights_ckpt, voice, peak):
+    """A float WAV may hold any float32; features are loudness-normalised, so a file scaled by
+    any factor animates as the original (it used to overflow to all-NaN frames, exit 0)."""
+    loud = tmp_path / "loud.wav"
+    scaled = (voice.astype(np.float64) * (peak / float(np.abs(voice).max()))).astype(np.float32)
+    soundfile.write(loud, scaled, 16000, subtype="FLOAT")
+    rc, lines = infer(capfd, loud, weights_ckpt, tmp_path / "o.json")
+    assert rc == 0, lines
+    got = np.asarray(json.loads((tmp_path / "o.json").read_text())["weights"])
+    # the same features up to float32 rounding of the scaled samples and of the gain (1e-7
+    # relative each), through a network whose outputs are of order 1: 1e-4 leaves room
+    np.testing.assert_allclose(got, reference(weights_ckpt, voice), atol=1e-4)
 
 
 def test_one_sample_gives_one_frame(tmp_path, capfd, weights_ckpt):

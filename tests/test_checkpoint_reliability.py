@@ -61,6 +61,13 @@ def _meta_with(**changes):
     return make
 
 
+def _config_with(**changes):
+    def make(src, dst):
+        meta = load_checkpoint(src).meta
+        _rewrite(src, dst, meta={**meta, "config": {**meta["config"], **changes}})
+    return make
+
+
 ROWS = [
     ("0-byte", lambda s, d: d.write_bytes(b""), "too short"),
     ("truncated", lambda s, d: d.write_bytes(s.read_bytes()[:len(s.read_bytes()) // 3]),
@@ -86,6 +93,18 @@ ROWS = [
      "must be 16 finite numbers"),
     ("no neutral emotion", _meta_with(emotions={"happy": {"vector": [0.0] * 16}}),
      "includes 'neutral'"),
+    # configs the front end cannot honour: refused before any array is made from them
+    ("config sample_rate 8000", _config_with(sample_rate=8000),
+     "sample_rate 8000 Hz: a2f reads all audio at 16000 Hz"),
+    ("config sample_rate 0", _config_with(sample_rate=0), "sample_rate must be a whole number"),
+    ("config frame_length 1e12", _config_with(frame_length=10**12),
+     "frame_length must be a whole number from 16 to 4096"),
+    *[(f"config hop_length {v}", _config_with(hop_length=v), "hop_length must be a whole number")
+      for v in (0, -128)],
+    *[(f"config lags {v}", _config_with(lags=v), "lags must be") for v in (0, 10**9, 64)],
+    *[(f"config window_frames {v!r}", _config_with(window_frames=v),
+       "window_frames must be a whole number") for v in (64.0, "64")],
+    ("config window_frames 48", _config_with(window_frames=48), "must be a power of two"),
 ]
 
 
@@ -164,4 +183,5 @@ def test_checkpoint_without_read_permission(tmp_path, weights_ckpt, short_wav):
                 prefix=_without_dac_override())
     assert done.returncode == 1
     assert done.stderr.strip() == f"a2f infer: error: cannot read checkpoint {locked}: Permission denied"
+
 

@@ -113,11 +113,90 @@ def test_full_disk_while_rewriting_a_checkpoint_keeps_it(tmp_path, weights_ckpt)
     assert ckpt.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [ckpt.name]
 
 
-@pytest.mark.parametrize("fps", ["nan", "inf"])
-def test_non_finite_fps(tmp_path, capfd, weights_ckpt, wav, fps):
+@pytest.mark.parametrize("fps", ["nan", "inf", "0", "-24", "1e9", "1e-300"])
+def test_fps_outside_the_documented_range(tmp_path, capfd, weights_ckpt, wav, fps):
     rc, lines = run_cli(capfd, "infer", wav, "--checkpoint", weights_ckpt, "-o", tmp_path / "o.npz",
                         "--fps", fps)
-    one_line(rc, lines, "infer", "fps must be a positive number")
+    one_line(rc, lines, "infer", f"--fps must be a number from 1 to 1000, got {float(fps)!r}")
+    assert not (tmp_path / "o.npz").exists()
+
+
+# --- data loss -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spelling", ["same name", "through ../", "a hard link"])
+def test_an_output_that_is_the_input_audio_is_refused(tmp_path, capfd, weights_ckpt, wav, spelling):
+    """An audio file named like an output (voice.json, voice.npz) given as its own output."""
+    (tmp_path / "out").mkdir()
+    audio = tmp_path / "out" / "voice.json"
+    audio.write_bytes(wav.read_bytes())  # libsndfile reads a WAV whatever its name
+    out = {"same name": audio, "through ../": tmp_path / "out" / ".." / "out" / "voice.json",
+           "a hard link": tmp_path / "link.json"}[spelling]
+    if spelling == "a hard link":
+        out.hardlink_to(audio)
+    rc, lines = run_cli(capfd, "infer", audio, "--checkpoint", weights_ckpt, "-o", out)
+    one_line(rc, lines, "infer", f"the output {out} is the input file {audio}; choose another "
+                                 "output name")
+    assert audio.read_bytes() == wav.read_bytes()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("happy=1e38,sad=1e38", "invalid emotion entry 'happy=1e38'"),
+    ("happy=-11", "invalid emotion entry 'happy=-11'"),
+    ("happy=", "emotion weight '' for 'happy' is not a number"),
+])
+def test_emotion_weights_out_of_range_or_missing(tmp_path, capfd, weights_ckpt, wav, spec, message):
+    rc, lines = run_cli(capfd, "infer", wav, "--checkpoint", weights_ckpt, "-o", tmp_path / "x.json",
+                        "--emotion", spec)
+    one_line(rc, lines, "infer", message)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_an_exaggerated_emotion_still_writes_strict_json(tmp_path, capfd, weights_ckpt, wav):
+    """The largest weights allowed give finite numbers: the file parses as strict JSON."""
+    out = tmp_path / "x.json"
+    rc, lines = run_cli(capfd, "infer", wav, "--checkpoint", weights_ckpt, "-o", out,
+                        "--emotion", "happy=10,sad=-10")
+    assert rc == 0, lines
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+    doc = json.loads(out.read_text(), parse_constant=refuse)
+    assert np.isfinite(np.asarray(doc["weights"])).all()
+
+
+def test_non_finite_animation_is_never_written(tmp_path, weights_ckpt):
+    """Whatever produced them, NaN frames are refused by every writer, one line each."""
+    from a2f_core.arkit import ARKIT_NAMES
+    from a2f_core.errors import A2FError
+    from a2f_core.export import write_animation
+    frames = np.zeros((3, 52), np.float32)
+    frames[1, 4] = np.nan
+    for suffix in (".npz", ".csv", ".json"):
+        with pytest.raises(A2FError, match="holds NaN or infinite values"):
+            write_animation(tmp_path / f"o{suffix}", frames, 30.0, list(ARKIT_NAMES))
+    assert list(tmp_path.iterdir()) == []
+
+
+# SIGTERM arrives while the output is being written: the writer sends it to its own process
+# after its first bytes, so the signal lands inside the write every time.
+SIGTERM_MID_WRITE = (
+    "import os, signal, sys; import a2f_core.export as export; real = export.atomic_write\n"
+    "def atomic_write(path, writer, *args):\n"
+    "    def write(f):\n"
+    "        f.write(b'{'); f.flush(); os.kill(os.getpid(), signal.SIGTERM); writer(f)\n"
+    "    return real(path, write, *args)\n"
+    "export.atomic_write = atomic_write\n"
+    "from training.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def test_sigterm_during_the_output_write_leaves_no_temporary_file(tmp_path, weights_ckpt, wav):
+    out = tmp_path / "o.json"
+    out.write_text("old")
+    done = subprocess.run([sys.executable, "-c", SIGTERM_MID_WRITE, "infer", str(wav),
+                           "--checkpoint", str(weights_ckpt), "-o", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143 and done.stderr.strip() == "a2f infer: terminated", done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["o.json"] and out.read_text() == "old"
 
 
 # --- datasets and training -----------------------------------------------------------------

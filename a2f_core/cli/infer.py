@@ -13,8 +13,9 @@ from a2f_core.audio import SAMPLE_RATE, open_audio
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.emotions import blend, parse_emotion_spec
 from a2f_core.errors import A2FError
-from a2f_core.export import FORMATS, write_animation
+from a2f_core.export import FORMATS, refuse_overwriting, write_animation
 from a2f_core.infer import Animator
+from a2f_core.limits import check_fps
 from a2f_core.models import default_checkpoint
 from a2f_core.retarget import load_preset, shipped_presets
 
@@ -38,6 +39,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    fps = check_fps(args.fps, "--fps")
+    refuse_overwriting(args.output, args.audio)
     life, regions = life_options.settings_from(args)
     checkpoint = load_checkpoint(args.checkpoint or default_checkpoint())
     preset = load_preset(args.preset) if args.preset else None
@@ -51,24 +54,24 @@ def run(args) -> int:
         raise A2FError(f"--start-seconds {args.start_seconds} is outside the audio "
                        f"(0 to {duration:.3f} s)")
     animator = Animator(checkpoint, args.lip_contact)
-    total = animator.frame_count(samples, args.fps, args.start_seconds)
+    total = animator.frame_count(samples, fps, args.start_seconds)
     chunks = []
     with tqdm(total=total, unit="frame", desc="animating", disable=None, leave=False) as bar:
-        for _, frames in animator.iter_frames(samples, args.fps, emotion, args.start_seconds):
+        for _, frames in animator.iter_frames(samples, fps, emotion, args.start_seconds):
             chunks.append(frames)
             bar.update(len(frames))
     frames = np.concatenate(chunks)
     names = checkpoint.channel_names if checkpoint.kind == "weights" else None
     if names is not None:
-        frames = shape_regions(frames, names, args.fps, regions)
-    frames, rotations = liven(samples, frames, names, args.fps, args.start_seconds, life,
+        frames = shape_regions(frames, names, fps, regions)
+    frames, rotations = liven(samples, frames, names, fps, args.start_seconds, life,
                               Mood.from_weights(emotion_weights))
     names = checkpoint.channel_names
     if checkpoint.kind == "vertices":
         frames = frames.reshape(len(frames), -1, 3) + checkpoint.template
     elif preset is not None:  # the rig's targets of the livened channels (blinks included)
         frames, names = preset.apply(names, frames), list(preset.targets)
-    write_animation(args.output, frames, args.fps, names, rotations)
-    print(f"{Path(args.output)}: {len(frames)} frames at {args.fps:g} fps "
+    write_animation(args.output, frames, fps, names, rotations)
+    print(f"{Path(args.output)}: {len(frames)} frames at {fps:g} fps "
           f"({duration - args.start_seconds:.2f} s of audio, {checkpoint.kind})")
     return 0

@@ -3,6 +3,7 @@ so `a2f infer` runs on numpy alone and never imports torch."""
 
 import argparse
 import importlib
+import signal
 import sys
 
 from a2f_core import __version__
@@ -35,6 +36,7 @@ def main(argv=None) -> int:
             module.add_arguments(command)
             command.set_defaults(run=module.run)
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.run(args) or 0
     except A2FError as e:
@@ -43,6 +45,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"a2f {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"a2f {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so cleanup (a half-written file's removal) runs as
+    it does for Ctrl-C instead of the process vanishing mid-write."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 if __name__ == "__main__":

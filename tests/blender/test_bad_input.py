@@ -3,12 +3,15 @@ button that says why), and no bake ever loses data. Complements test_bake_safety
 kept, one undo step, cancelled bake) and test_install.py (register/unregister)."""
 
 import pickle
+import struct
+import subprocess
+import sys
 
 import addon_utils
 import bpy
 import numpy as np
 import pytest
-from bpy_fixtures import configure, make_mesh, needs_aud, write_wav
+from bpy_fixtures import REPO, configure, make_mesh, needs_aud, write_wav
 
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.audio import load_audio
@@ -284,3 +287,74 @@ def test_bad_checkpoint_is_one_error_report(scene, speech, tmp_path, make, messa
     text = error_of(bpy.ops.a2f.generate)
     assert message in text and "model.safetensors" in text
     assert not marker.exists() and len(bpy.data.actions) == 0
+
+
+# --- numbers that used to bake garbage: one validation for the CLI, batch.py and the panel ----
+
+def _wav_claiming(path, rate, samples=None, float32=False):
+    """A mono WAV whose header says `rate`; float32 writes IEEE float samples (format 3)."""
+    x = np.asarray(samples if samples is not None else 0.3 * np.sin(np.arange(60800) / 7.0))
+    data = x.astype("<f4" if float32 else None).tobytes() if float32 else \
+        (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+    width = 4 if float32 else 2
+    fmt = struct.pack("<HHIIHH", 3 if float32 else 1, 1, rate, rate * width, width, 8 * width)
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE"
+                     + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+                     + b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+@pytest.mark.parametrize("rate", [1, 1_000_000])
+def test_a_wav_header_claiming_an_absurd_rate_is_refused(scene, weights_ckpt, tmp_path, rate):
+    """a2f infer refuses these; the panel and batch.py used to bake 383,976 frames or 1."""
+    audio = _wav_claiming(tmp_path / "claims.wav", rate)
+    make_mesh("Face", ["jawOpen"])
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(audio))
+    text = error_of(bpy.ops.a2f.generate)
+    assert f"sample rate {rate} Hz is outside 1000..768000 Hz; resample the audio" in text, text
+    assert len(bpy.data.actions) == 0
+
+
+@needs_aud
+def test_float_samples_far_beyond_full_scale_bake_finite_keys(scene, weights_ckpt, speech, tmp_path):
+    """+-3.4e38 in a float WAV: the keys equal those of the same audio at a sane level (they
+    used to be 1248 NaN keys of 1248, saved into the .blend)."""
+    voice = load_audio(speech)
+    loud = _wav_claiming(tmp_path / "loud.wav", 16000, voice / np.abs(voice).max() * 3.4e38,
+                         float32=True)
+    make_mesh("Face", ["jawOpen", "mouthClose"])
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(loud))
+    assert bpy.ops.a2f.generate() == {'FINISHED'}
+    curve = next(fc for fc in compat.active_fcurves(bpy.data.objects["Face"].data.shape_keys)
+                 if "jawOpen" in fc.data_path)
+    values = np.array([k.co[1] for k in curve.keyframe_points])
+    expected = Animator(weights_ckpt).animate(voice, 24.0, weights_ckpt.emotions["neutral"])
+    # float32 rounding of the loud samples and of the gain (1e-7 relative each) through a
+    # network with outputs of order 1
+    np.testing.assert_allclose(values, expected[:len(values), weights_ckpt.channel_names.index(
+        "jawOpen")], atol=1e-4)
+
+
+@pytest.fixture
+def batch_scene(scene, tmp_path):
+    make_mesh("Face", ["jawOpen", "mouthClose"])
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "scene.blend"))
+    write_wav(tmp_path / "a.wav", 1.0)
+    return tmp_path
+
+
+def run_batch(*args, cwd):
+    return subprocess.run([sys.executable, str(REPO / "blender_addon" / "batch.py"), "--", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("fps", ["0", "-24", "nan", "1e9"])
+def test_batch_fps_outside_the_documented_range(batch_scene, weights_ckpt, fps):
+    """--fps 0 was ignored, -24 baked 380,682 frames, nan named no option."""
+    done = run_batch("--scene", "scene.blend", "--audio", "a.wav", "--object", "Face",
+                     "--checkpoint", str(weights_ckpt.path), "--fps", fps,
+                     "--save", "out.blend", cwd=batch_scene)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (f"a2f batch: error: --fps must be a number "
+                                                     f"from 1 to 1000, got {float(fps)!r}")
+    assert not (batch_scene / "out.blend").exists()
