@@ -226,6 +226,39 @@ def test_train_refuses_a_bad_dataset_in_one_line(tmp_path, capfd, toy, damage, m
     assert not (tmp_path / "run" / "resume.pt").exists()
 
 
+def _point_take(toy, key, where):
+    """Rewrite take #1's `key` file path in dataset.json to lead to `where` (a path string)."""
+    info = json.loads((toy / "dataset.json").read_text())
+    info["takes"][1][key] = where
+    (toy / "dataset.json").write_text(json.dumps(info))
+    return info["takes"][1]["name"]
+
+
+def _symlink_out(toy, tmp_path):
+    outside = tmp_path / "elsewhere.wav"
+    outside.write_bytes((toy / "takes" / "toy01.wav").read_bytes())
+    (toy / "takes" / "link.wav").symlink_to(outside)
+    return "takes/link.wav"
+
+
+@pytest.mark.parametrize("key, where", [
+    ("audio", lambda toy, tmp: "../../../../../../../../etc/passwd"),
+    ("targets", lambda toy, tmp: "/etc/shadow"),
+    ("audio", lambda toy, tmp: str(toy / "takes" / ".." / ".." / "x.wav")),
+    ("audio", _symlink_out),
+], ids=["../ to /etc/passwd", "absolute /etc/shadow", "absolute path through ..", "a symlink"])
+def test_train_refuses_take_paths_outside_the_dataset(tmp_path, capfd, toy, key, where):
+    """Take files must resolve inside the dataset folder: a dataset.json from elsewhere must not
+    make a2f read (or train on) /etc/passwd. Nothing outside is opened."""
+    relative = where(toy, tmp_path)
+    name = _point_take(toy, key, relative)
+    rc, lines = run_cli(capfd, "train", "--data", toy, "--out", tmp_path / "run", "--config", TINY,
+                        "--steps", 2)
+    one_line(rc, lines, "train", f"take {name!r}: {relative} leads outside the dataset folder "
+                                 f"{toy}")
+    assert not (tmp_path / "run" / "resume.pt").exists()
+
+
 @pytest.mark.slow  # trains in a child process
 def test_resume_after_a_kill_cleans_debris_and_a_torn_stats_line(tmp_path, toy):
     """What SIGKILL leaves mid-write (tests/test_train.py kills a real run): half-written

@@ -237,14 +237,25 @@ def _take(root: Path, entry, index: int) -> Take:
         raise DatasetError(f"{where}: 'meta' must be an object")
     if meta.get("split", "train") not in SPLITS:
         raise DatasetError(f"{where}: split must be one of {SPLITS}, not {meta.get('split')!r}")
-    return Take(entry["name"], root / entry["audio"], root / entry["targets"], meta)
+    return Take(entry["name"], _inside(root, entry["audio"], f"take {entry['name']!r}"),
+                _inside(root, entry["targets"], f"take {entry['name']!r}"), meta)
+
+
+def _inside(root: Path, relative: str, who: str) -> Path:
+    """root / relative, refused unless it resolves (symlinks followed) inside root: a
+    dataset.json from elsewhere must not make training read /etc/passwd."""
+    path = root / relative
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise DatasetError(f"{who}: {relative} leads outside the dataset folder {root} (through "
+                           "'..', an absolute path or a symlink); keep take files inside it")
+    return path
 
 
 def _read_template(root: Path, info: dict):
     name = info.get("template")
     if not isinstance(name, str):
         raise DatasetError(f"{root / 'dataset.json'}: a vertices dataset needs a 'template' file")
-    path = root / name
+    path = _inside(root, name, "template")
     try:
         template = np.load(path).astype(np.float32)
     except (OSError, ValueError) as e:
