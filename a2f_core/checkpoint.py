@@ -19,12 +19,15 @@ from . import contact, topology
 from .atomic import atomic_write
 from .config import ModelConfig, parameter_shapes
 from .errors import CheckpointError
+from .limits import parse_json
 
 FORMAT = "a2f-checkpoint"
 FORMAT_VERSION = 3  # 2 added the optional lip contact head, 3 its detector; files are written
                     # with the oldest version that reads them
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+MAX_TRAILING_BYTES = 64 * 1024  # unreferenced bytes after the tensors a file may carry
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
+MAX_EMOTION_VALUE = 1e6  # learned emotion vectors stay within a few units
 _REQUIRED_META = ("format", "format_version", "config", "fps", "emotions")
 
 
@@ -166,9 +169,16 @@ def write_safetensors(path, arrays: dict, metadata: dict):
 
 
 def _read_safetensors(path: Path):
-    """(header dict, data bytes) after checking the framing; nothing in it is executed."""
+    """(header dict, data bytes) after checking the framing; nothing in it is executed.
+
+    Only the header and the byte range its tensors name are read: a file much larger than its
+    tensors (MAX_TRAILING_BYTES after the last) is refused, not loaded.
+    """
     if path.is_dir():
         raise CheckpointError("is a directory, not a checkpoint file")
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        raise CheckpointError("is not a regular file (a pipe or a device); choose a checkpoint "
+                              "file")
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         prefix = f.read(8)
@@ -184,16 +194,36 @@ def _read_safetensors(path: Path):
         if n > size - 8:
             raise CheckpointError(f"header claims {n} bytes but the file has {size - 8} after "
                                   "the length field; the file is truncated or not a checkpoint")
-        raw = f.read(n)
-        data = f.read()
+        header = _parse_header(f.read(n))
+        extent = _data_extent(header)
+        trailing = size - 8 - n - extent
+        if trailing > MAX_TRAILING_BYTES:
+            raise CheckpointError(f"has {trailing} bytes after its last tensor; the file is "
+                                  "corrupt or not a checkpoint")
+        data = f.read(extent)
+    return header, data
+
+
+def _parse_header(raw: bytes) -> dict:
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
         raise CheckpointError("header is not valid JSON; the file is corrupt or not a "
                               "checkpoint") from None
+    header = parse_json(text, "header", CheckpointError)
     if not isinstance(header, dict):
         raise CheckpointError("header is not a JSON object")
-    return header, data
+    return header
+
+
+def _data_extent(header: dict) -> int:
+    """Bytes of data the header's tensors span (their largest end offset); entries are checked
+    in full by `_tensors`."""
+    ends = [info["data_offsets"][1] for name, info in header.items()
+            if name != "__metadata__" and isinstance(info, dict)
+            and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+            and type(info["data_offsets"][1]) is int]
+    return max([0] + ends)
 
 
 def _version(tensors) -> int:
@@ -244,10 +274,7 @@ def _build(path: Path, header: dict, data, arrays=None) -> Checkpoint:
 def _parse_meta(raw) -> dict:
     if not isinstance(raw, dict) or not isinstance(raw.get("a2f"), str):
         raise CheckpointError("has no a2f metadata; it is not an a2f checkpoint")
-    try:
-        meta = json.loads(raw["a2f"])
-    except json.JSONDecodeError:
-        raise CheckpointError("a2f metadata is not valid JSON") from None
+    meta = parse_json(raw["a2f"], "a2f metadata", CheckpointError)
     if not isinstance(meta, dict):
         raise CheckpointError("a2f metadata is not a JSON object")
     missing = [k for k in _REQUIRED_META if k not in meta]
@@ -274,13 +301,14 @@ def _parse_emotions(raw, dim: int) -> dict:
     emotions = {}
     for name, entry in raw.items():
         vector = entry.get("vector") if isinstance(entry, dict) else None
-        try:
-            v = np.asarray(vector, np.float32)
+        try:  # float64 first: a float32 cast of 1e300 warns on its way to infinity
+            v = np.asarray(vector, np.float64)
         except (TypeError, ValueError):
             v = None
-        if v is None or v.shape != (dim,) or not np.isfinite(v).all():
-            raise CheckpointError(f"emotion {name!r} must be {dim} finite numbers")
-        emotions[name] = v
+        if v is None or v.shape != (dim,) or not (np.abs(v) <= MAX_EMOTION_VALUE).all():
+            raise CheckpointError(f"emotion {name!r} must be {dim} finite numbers between "
+                                  f"-{MAX_EMOTION_VALUE:g} and {MAX_EMOTION_VALUE:g}")
+        emotions[name] = v.astype(np.float32)
     return emotions
 
 
@@ -290,9 +318,11 @@ def _tensors(header: dict, data: bytes) -> dict:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if not isinstance(info, dict) or info.get("dtype") not in _DTYPES:
-            raise CheckpointError(f"tensor {name!r} has unsupported dtype "
-                                  f"{info.get('dtype') if isinstance(info, dict) else info!r}; "
+        if not isinstance(info, dict):
+            raise CheckpointError(f"tensor {name!r} is {info!r}, not an entry with dtype, shape "
+                                  "and data_offsets; the file is corrupt")
+        if not isinstance(info.get("dtype"), str) or info["dtype"] not in _DTYPES:
+            raise CheckpointError(f"tensor {name!r} has unsupported dtype {info.get('dtype')!r}; "
                                   "only F32 and F16 are allowed")
         shape, offsets = info.get("shape"), info.get("data_offsets")
         if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)

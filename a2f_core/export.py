@@ -15,11 +15,16 @@ from .atomic import atomic_write
 from .errors import A2FError
 
 FORMATS = (".npz", ".csv", ".json")
+ROWS_PER_BLOCK = 1024  # frames formatted per write of the text formats
 
 
 def write_animation(path, frames: np.ndarray, fps: float, names=None, rotations=None):
     """Write (T, C) weights (with their C names) or (T, V, 3) vertices to path, and the
-    (T, 9) head and eye rotations in radians (arkit.ROTATION_NAMES) when given."""
+    (T, 9) head and eye rotations in radians (arkit.ROTATION_NAMES) when given.
+
+    Text formats are written a block of rows at a time, so a long clip needs memory for its
+    frames, not for its whole text as well.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -44,13 +49,7 @@ def write_animation(path, frames: np.ndarray, fps: float, names=None, rotations=
         save = np.savez_compressed if kind == "weights" else np.savez
         writer = lambda f: save(f, **arrays)  # noqa: E731
     else:
-        doc = {"fps": fps, "frame_count": len(frames), kind: np.round(frames, 6).tolist()}
-        if kind == "weights":
-            doc["names"] = list(names)
-        if rotations is not None:
-            doc["rotation_names"] = list(ROTATION_NAMES)
-            doc["rotations"] = np.round(rotations, 6).tolist()
-        writer = lambda f: f.write(json.dumps(doc, allow_nan=False).encode())  # noqa: E731
+        writer = lambda f: _write_json(f, frames, fps, kind, names, rotations)  # noqa: E731
     atomic_write(path, writer)
 
 
@@ -64,6 +63,28 @@ def refuse_overwriting(output, source):
     if same:
         raise A2FError(f"the output {output} is the input file {source}; choose another output "
                        "name")
+
+
+def _write_json(f, frames, fps, kind, names, rotations):
+    """{"fps", "frame_count", kind, "names", "rotation_names", "rotations"}: the text
+    json.dumps gives, written in blocks."""
+    f.write(f'{{"fps": {json.dumps(fps)}, "frame_count": {len(frames)}'.encode())
+    _write_json_rows(f, kind, frames)
+    if kind == "weights":
+        f.write(f', "names": {json.dumps(list(names))}'.encode())
+    if rotations is not None:
+        f.write(f', "rotation_names": {json.dumps(list(ROTATION_NAMES))}'.encode())
+        _write_json_rows(f, "rotations", rotations)
+    f.write(b"}")
+
+
+def _write_json_rows(f, key, rows):
+    f.write(f', "{key}": ['.encode())
+    for i in range(0, len(rows), ROWS_PER_BLOCK):
+        block = np.round(rows[i:i + ROWS_PER_BLOCK], 6).tolist()
+        f.write((", " if i else "").encode()
+                + ", ".join(json.dumps(r, allow_nan=False) for r in block).encode())
+    f.write(b"]")
 
 
 def livelink_timecode(frame: int, fps: float) -> str:
@@ -81,15 +102,18 @@ def _write_livelink_csv(f, frames, fps, names, rotations):
     """Apple Live Link Face layout: Timecode, BlendShapeCount, the 52 PascalCase ARKit names,
     then 9 head and eye rotations in radians (zero when not given)."""
     column = {name: i for i, name in enumerate(names)}
-    lines = [",".join(["Timecode", "BlendShapeCount"]
-                      + [pascal_case(n) for n in ARKIT_NAMES] + list(ROTATION_NAMES))]
-    full = np.zeros((len(frames), len(ARKIT_NAMES)), np.float32)
-    for j, name in enumerate(ARKIT_NAMES):
-        if name in column:
-            full[:, j] = frames[:, column[name]]
-    if rotations is None:
-        rotations = np.zeros((len(frames), len(ROTATION_NAMES)), np.float32)
-    for i, row in enumerate(np.concatenate([np.clip(full, 0.0, 1.0), rotations], axis=1)):
-        values = ",".join(f"{v:.6g}" for v in row)
-        lines.append(f"{livelink_timecode(i, fps)},{len(ARKIT_NAMES)},{values}")
-    f.write(("\n".join(lines) + "\n").encode())
+    f.write((",".join(["Timecode", "BlendShapeCount"] + [pascal_case(n) for n in ARKIT_NAMES]
+                      + list(ROTATION_NAMES)) + "\n").encode())
+    dtype = np.float32 if rotations is None else np.result_type(np.float32, rotations)
+    for first in range(0, len(frames), ROWS_PER_BLOCK):
+        n = min(ROWS_PER_BLOCK, len(frames) - first)
+        block = np.zeros((n, len(ARKIT_NAMES) + len(ROTATION_NAMES)), dtype)
+        for j, name in enumerate(ARKIT_NAMES):
+            if name in column:
+                block[:, j] = frames[first:first + n, column[name]]
+        np.clip(block[:, :len(ARKIT_NAMES)], 0.0, 1.0, out=block[:, :len(ARKIT_NAMES)])
+        if rotations is not None:
+            block[:, len(ARKIT_NAMES):] = rotations[first:first + n]
+        lines = [f"{livelink_timecode(first + i, fps)},{len(ARKIT_NAMES)},"
+                 + ",".join(f"{v:.6g}" for v in row) for i, row in enumerate(block)]
+        f.write(("\n".join(lines) + "\n").encode())

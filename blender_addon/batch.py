@@ -16,6 +16,7 @@ tree (next to a2f_core) and from an installed add-on (with its vendored a2f_core
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -183,4 +184,8 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    status = main(sys.argv)
+    # The bpy module (4.5) never finishes interpreter shutdown after opening a file with a
+    # Python driver, though the work is done and saved: flush and leave without it.
+    sys.stdout.flush(), sys.stderr.flush()
+    os._exit(status)

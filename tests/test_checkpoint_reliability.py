@@ -4,10 +4,14 @@ checks the reader's messages; this file checks what a user sees, plus the rows i
 build.)"""
 
 import json
+import os
 import pickle
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,8 @@ import torch
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.errors import CheckpointError
 from a2f_core.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +111,10 @@ ROWS = [
     *[(f"config window_frames {v!r}", _config_with(window_frames=v),
        "window_frames must be a whole number") for v in (64.0, "64")],
     ("config window_frames 48", _config_with(window_frames=48), "must be a power of two"),
+    # a valid file followed by unreferenced bytes: refused from the header, the tail never read
+    ("1 MiB after the last tensor",
+     lambda s, d: d.write_bytes(s.read_bytes() + bytes(1024 * 1024)),
+     "has 1048576 bytes after its last tensor; the file is corrupt or not a checkpoint"),
 ]
 
 
@@ -185,3 +195,24 @@ def test_checkpoint_without_read_permission(tmp_path, weights_ckpt, short_wav):
     assert done.stderr.strip() == f"a2f infer: error: cannot read checkpoint {locked}: Permission denied"
 
 
+
+def test_a_fifo_as_checkpoint_is_refused_at_once(tmp_path, short_wav):
+    """Opening a FIFO for reading blocks until a writer comes: a2f must not open it at all.
+    Run in a child with a timeout, so a regression fails instead of hanging the suite."""
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "training.cli", "infer", str(short_wav),
+                           "--checkpoint", str(fifo), "-o", str(tmp_path / "o.npz")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"a2f infer: error: checkpoint {fifo}: is not a regular file "
+                                   "(a pipe or a device); choose a checkpoint file")
+
+
+def test_a_small_trailing_pad_is_read_without_the_pad(tmp_path, weights_ckpt):
+    """Up to MAX_TRAILING_BYTES of padding after the tensors is tolerated: the same tensors."""
+    from a2f_core.checkpoint import MAX_TRAILING_BYTES
+    padded = tmp_path / "padded.safetensors"
+    padded.write_bytes(weights_ckpt.read_bytes() + bytes(MAX_TRAILING_BYTES))
+    a, b = load_checkpoint(weights_ckpt), load_checkpoint(padded)
+    assert all(np.array_equal(a.tensors[k], b.tensors[k]) for k in a.tensors)

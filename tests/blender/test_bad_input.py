@@ -2,6 +2,7 @@
 button that says why), and no bake ever loses data. Complements test_bake_safety.py (user action
 kept, one undo step, cancelled bake) and test_install.py (register/unregister)."""
 
+import os
 import pickle
 import struct
 import subprocess
@@ -358,3 +359,47 @@ def test_batch_fps_outside_the_documented_range(batch_scene, weights_ckpt, fps):
     assert done.stderr.strip().splitlines()[-1] == (f"a2f batch: error: --fps must be a number "
                                                      f"from 1 to 1000, got {float(fps)!r}")
     assert not (batch_scene / "out.blend").exists()
+
+
+# --- hangs ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def driver_scene(scene, tmp_path):
+    """A file whose object has a Python-expression driver (one the simple-expression evaluator
+    cannot take), as a stranger's .blend may have."""
+    make_mesh("Face", ["jawOpen", "mouthClose"])
+    driver = bpy.data.objects["Face"].driver_add("location", 0).driver
+    driver.type, driver.expression = 'SCRIPTED', "[frame][0] * 0.1"
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "driver.blend"))
+    bpy.ops.wm.read_homefile(use_empty=True)  # this process must not hold the driver either
+    write_wav(tmp_path / "a.wav", 1.0)
+    return tmp_path
+
+
+def test_a_file_with_a_python_driver_bakes_and_the_batch_ends(driver_scene, weights_ckpt):
+    """The bpy module never finished exiting after opening such a file: the bake was saved and
+    the process hung. A hang now fails the test through the child's timeout."""
+    done = run_batch("--scene", "driver.blend", "--audio", "a.wav", "--object", "Face",
+                     "--checkpoint", str(weights_ckpt.path), "--save", "out.blend", cwd=driver_scene)
+    assert done.returncode == 0, done.stderr
+    assert "a2f: baked 24 frames of 'a' onto 'Face'" in done.stdout
+    assert (driver_scene / "out.blend").is_file()
+
+
+def test_importing_a_file_with_a_python_driver_ends(driver_scene):
+    done = subprocess.run([sys.executable, str(REPO / "training" / "importers" / "blend_scene.py"),
+                           str(driver_scene / "driver.blend"), "--object", "Face",
+                           "--out", str(driver_scene / "data")],
+                          cwd=driver_scene, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "a2f import blend: error:" in done.stderr, done.stderr
+
+
+def test_a_fifo_as_checkpoint_is_refused_by_the_batch(batch_scene):
+    fifo = batch_scene / "model.safetensors"
+    os.mkfifo(fifo)
+    done = run_batch("--scene", "scene.blend", "--audio", "a.wav", "--object", "Face",
+                     "--checkpoint", str(fifo), cwd=batch_scene)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"a2f batch: error: checkpoint {fifo}: is not a regular file (a pipe or a device); "
+        "choose a checkpoint file")

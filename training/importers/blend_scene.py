@@ -12,6 +12,7 @@ object space, with the basis shape as template and the vertex group --lip-group 
 """
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -219,4 +220,8 @@ def _template_and_lips(obj, args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # The bpy module (4.5) never finishes interpreter shutdown after opening a file with a
+    # Python driver, though the work is done and saved: flush and leave without it.
+    sys.stdout.flush(), sys.stderr.flush()
+    os._exit(status)
