@@ -74,6 +74,27 @@ def _config_with(**changes):
     return make
 
 
+def _edit_header(change):
+    """Rewrite a real file's JSON header with change(header) applied; the data is kept."""
+    def make(src, dst):
+        blob = src.read_bytes()
+        n = struct.unpack("<Q", blob[:8])[0]
+        header = json.loads(blob[8:8 + n])
+        text = change(header)
+        raw = (text if isinstance(text, str) else json.dumps(header)).encode()
+        dst.write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n:])
+    return make
+
+
+def _set_entry(name, value):
+    def change(header):
+        header[name] = value
+    return change
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # 100,000 levels: Python's json recursion gives up at 1000
+
+
 ROWS = [
     ("0-byte", lambda s, d: d.write_bytes(b""), "too short"),
     ("truncated", lambda s, d: d.write_bytes(s.read_bytes()[:len(s.read_bytes()) // 3]),
@@ -111,6 +132,24 @@ ROWS = [
     *[(f"config window_frames {v!r}", _config_with(window_frames=v),
        "window_frames must be a whole number") for v in (64.0, "64")],
     ("config window_frames 48", _config_with(window_frames=48), "must be a power of two"),
+    # nesting and types that used to escape as RecursionError or TypeError tracebacks
+    ("100,000-deep JSON header",
+     _edit_header(lambda h: '{"__metadata__": ' + DEEP + "}"),
+     "header nests deeper than 64 levels; it is corrupt or not from a2f"),
+    ("100,000-deep a2f metadata",
+     _edit_header(lambda h: json.dumps({**h, "__metadata__": {"a2f": DEEP}})),
+     "a2f metadata nests deeper than 64 levels"),
+    ("100,000-deep provenance", _edit_header(
+        lambda h: json.dumps({**h, "__metadata__": {"a2f": h["__metadata__"]["a2f"].replace(
+            '"provenance": {', '"provenance": {"x": ' + DEEP + ", ", 1)}})),
+     "a2f metadata nests deeper than 64 levels"),
+    ("tensor dtype a list", _edit_header(lambda h: h["output.0.bias"].update(dtype=["F32"])),
+     "tensor 'output.0.bias' has unsupported dtype ['F32']; only F32 and F16 are allowed"),
+    ("tensor entry the string F32", _edit_header(_set_entry("output.0.bias", "F32")),
+     "tensor 'output.0.bias' is 'F32', not an entry with dtype, shape and data_offsets"),
+    ("emotion vector of 1e300",
+     _meta_with(emotions={"neutral": {"vector": [0.0] * 16}, "happy": {"vector": [1e300] * 16}}),
+     "emotion 'happy' must be 16 finite numbers between -1e+06 and 1e+06"),
     # a valid file followed by unreferenced bytes: refused from the header, the tail never read
     ("1 MiB after the last tensor",
      lambda s, d: d.write_bytes(s.read_bytes() + bytes(1024 * 1024)),
@@ -216,3 +255,23 @@ def test_a_small_trailing_pad_is_read_without_the_pad(tmp_path, weights_ckpt):
     padded.write_bytes(weights_ckpt.read_bytes() + bytes(MAX_TRAILING_BYTES))
     a, b = load_checkpoint(weights_ckpt), load_checkpoint(padded)
     assert all(np.array_equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+
+
+def test_huge_emotion_vectors_are_refused_without_runtime_warnings(tmp_path, weights_ckpt):
+    """A 1e300 vector, in a checkpoint or given to `a2f emotions add`: one line and no
+    RuntimeWarning printed before it (float32 casts of 1e300 warned on overflow)."""
+    import warnings
+    from a2f_core.errors import A2FError
+    from training.emotion_mining import add_emotion
+    bad = tmp_path / "bad.safetensors"
+    _meta_with(emotions={"neutral": {"vector": [0.0] * 16}, "happy": {"vector": [1e300] * 16}})(
+        weights_ckpt, bad)
+    copy = tmp_path / "copy.safetensors"
+    copy.write_bytes(weights_ckpt.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(CheckpointError, match="finite numbers between"):
+            load_checkpoint(bad)
+        with pytest.raises(A2FError, match="needs 16 finite numbers between"):
+            add_emotion(copy, "loud", vector=",".join(["1e300"] * 16))
+    assert copy.read_bytes() == weights_ckpt.read_bytes()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from a2f_core.checkpoint import load_checkpoint
 from a2f_core.cli.main import main
@@ -306,3 +307,49 @@ def test_a_damaged_stats_line_in_the_middle_is_reported(tmp_path):
     with pytest.raises(Exception, match="line 2 is not valid JSON") as info:
         RunDir(out, resume=True).stats()
     assert type(info.value).__name__ == "A2FError"
+
+
+# --- tracebacks that are now one line --------------------------------------------------------
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--minutes", "inf", "--minutes must be a number above 0 and at most 100000, got inf"),
+    ("--minutes", "nan", "--minutes must be a number above 0 and at most 100000, got nan"),
+    ("--fps", "0", "--fps must be a number from 1 to 1000, got 0.0"),
+])
+def test_synth_numbers_out_of_range(tmp_path, capfd, option, value, message):
+    rc, lines = run_cli(capfd, "synth", "--out", tmp_path / "set", option, value)
+    one_line(rc, lines, "synth", message)
+    assert not (tmp_path / "set").exists()
+
+
+def test_train_refuses_a_100000_deep_dataset_json(tmp_path, capfd, toy):
+    (toy / "dataset.json").write_text('{"takes": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    rc, lines = run_cli(capfd, "train", "--data", toy, "--out", tmp_path / "run", "--config", TINY,
+                        "--steps", 2)
+    one_line(rc, lines, "train", f"{toy / 'dataset.json'} nests deeper than 64 levels")
+
+
+class _Payload:
+    """Unpickling this writes the marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def test_resume_from_a_hostile_resume_state_is_one_line_and_runs_no_code(tmp_path, capfd, toy):
+    out = tmp_path / "run"
+    config = load_config(TINY, steps=4, checkpoint_every=2, log_every=1, val_every=2)
+    train(config, toy, out, abort_fn=lambda: True)  # a real run that stopped: resume.pt exists
+    marker = tmp_path / "pwned"
+    torch.save({"step": 1, "model": _Payload(marker)}, out / "resume.pt")
+    capfd.readouterr()  # the first run's progress bars
+    rc, lines = run_cli(capfd, "train", "--out", out, "--resume")
+    # the resumed run featurises its dataset (progress bars) before it reads the state
+    assert rc == 1 and not any("Traceback" in line for line in lines), lines
+    assert lines[-1] == (f"a2f train: error: {out / 'resume.pt'} holds objects a resume state "
+                         "never has (code to run, for one), so it was not loaded; start a new run")
+    assert not marker.exists()
+

@@ -69,7 +69,7 @@ def _edit_json(root, change):
     (lambda r: _edit_json(r, lambda i: i.update(fps=-1)), "fps"),
     (lambda r: _edit_json(r, lambda i: i["takes"][0]["meta"].update(split="test")), "split"),
     (lambda r: _edit_json(r, lambda i: i.update(takes=[])), "no takes"),
-    (lambda r: (r / "dataset.json").write_text("{"), "invalid JSON"),
+    (lambda r: (r / "dataset.json").write_text("{"), "is not valid JSON"),
 ])
 def test_damage_is_reported(tmp_path, damage, message):
     root = _weights_dataset(tmp_path)

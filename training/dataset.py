@@ -25,6 +25,7 @@ from a2f_core import features
 from a2f_core.atomic import atomic_write
 from a2f_core.audio import SAMPLE_RATE, load_audio
 from a2f_core.errors import A2FError, DatasetError
+from a2f_core.limits import parse_json
 
 DATASET_FORMAT_VERSION = 1
 KINDS = ("weights", "vertices")
@@ -273,10 +274,7 @@ def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise DatasetError(f"{path} not found; point at a dataset folder made by `a2f synth` "
                            "or an importer")
-    try:
-        info = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: invalid JSON ({e})") from None
+    info = parse_json(path.read_bytes(), str(path), DatasetError)
     if not isinstance(info, dict):
         raise DatasetError(f"{path}: expected a JSON object at the top level")
     return info

@@ -16,7 +16,7 @@ far above neutral's on the same audio) or implausible (values far outside the tr
 
 import numpy as np
 
-from a2f_core.checkpoint import load_checkpoint, update_metadata
+from a2f_core.checkpoint import MAX_EMOTION_VALUE, load_checkpoint, update_metadata
 from a2f_core.emotions import blend, parse_emotion_spec
 from a2f_core.errors import A2FError
 from a2f_core.infer import Animator
@@ -169,14 +169,14 @@ def add_emotion(path, name, vector=None, blend_spec=None):
         entry = {"source": "manual blend", "blend": blend_spec}
     else:
         try:
-            v = np.array([float(x) for x in vector.split(",")], np.float32)
+            v = np.array([float(x) for x in vector.split(",")])  # float64: 1e300 stays finite
         except ValueError:
             raise A2FError(f"--vector must be {ckpt.config.emotion_dim} comma-separated "
                            "numbers") from None
         entry = {"source": "manual vector"}
-    if v.shape != (ckpt.config.emotion_dim,) or not np.isfinite(v).all():
-        raise A2FError(f"an emotion vector needs {ckpt.config.emotion_dim} finite numbers, "
-                       f"got {v.size}")
+    if v.shape != (ckpt.config.emotion_dim,) or not (np.abs(v) <= MAX_EMOTION_VALUE).all():
+        raise A2FError(f"an emotion vector needs {ckpt.config.emotion_dim} finite numbers "
+                       f"between -{MAX_EMOTION_VALUE:g} and {MAX_EMOTION_VALUE:g}, got {v.size}")
     _store(path, {**ckpt.meta["emotions"], name: {"vector": v.tolist(), **entry}})
 
 

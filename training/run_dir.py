@@ -13,6 +13,7 @@ process at any instant leaves either the previous or the new version, never a to
 """
 
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -122,7 +123,11 @@ class RunDir:
 
     def load_resume(self) -> dict:
         # weights_only: the unpickler accepts tensors and plain containers, never arbitrary code
-        return torch.load(self.file(RESUME), map_location="cpu", weights_only=True)
+        try:
+            return torch.load(self.file(RESUME), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:  # torch's message is a page of advice to unsafe-load it
+            raise A2FError(f"{self.file(RESUME)} holds objects a resume state never has (code "
+                           "to run, for one), so it was not loaded; start a new run") from None
 
     def close(self):
         if self._writer is not None:

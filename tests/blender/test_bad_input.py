@@ -403,3 +403,18 @@ def test_a_fifo_as_checkpoint_is_refused_by_the_batch(batch_scene):
     assert done.stderr.strip().splitlines()[-1] == (
         f"a2f batch: error: checkpoint {fifo}: is not a regular file (a pipe or a device); "
         "choose a checkpoint file")
+
+
+# --- one line instead of Blender's own errors ------------------------------------------------
+
+def test_importing_a_file_that_is_not_a_blend_is_one_line(tmp_path):
+    fake = tmp_path / "notes.blend"
+    fake.write_text("not a blend file\n")
+    done = subprocess.run([sys.executable, str(REPO / "training" / "importers" / "blend_scene.py"),
+                           str(fake), "--object", "Face", "--out", str(tmp_path / "data")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().startswith(f"a2f import blend: error: Blender cannot open {fake} (")
+    assert done.stderr.strip().endswith("); give a .blend file saved by Blender")
+    assert not (tmp_path / "data").exists()
+

@@ -77,7 +77,12 @@ def import_blend(args) -> Path:
     path = Path(args.blend)
     if not path.is_file():
         raise A2FError(f"{path} not found")
-    bpy.ops.wm.open_mainfile(filepath=str(path.resolve()))
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(path.resolve()))
+    except RuntimeError as e:  # Blender's "Error: Cannot read file ...: File format is not supported"
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else "unreadable"
+        raise A2FError(f"Blender cannot open {path} ({reason.removeprefix('Error: ')}); give a "
+                       ".blend file saved by Blender") from None
     scene = bpy.context.scene
     obj = bpy.data.objects.get(args.object)
     if obj is None or obj.type != 'MESH':

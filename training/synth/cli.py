@@ -20,10 +20,13 @@ from tqdm import tqdm
 
 from a2f_core.arkit import ARKIT_NAMES
 from a2f_core.errors import A2FError
+from a2f_core.limits import check_fps
 from training.dataset import write_dataset_json
 from .generate import (DEFAULT_LANGUAGES, DEFAULT_SYNTHESISERS, SYNTHESISERS, SynthConfig,
                        make_take)
 
+
+MAX_MINUTES = 100_000  # ten weeks of audio: beyond any disk's worth of takes
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `a2f synth`."""
@@ -127,8 +130,10 @@ def _check(args, out: Path) -> None:
         if len(parts) != 3 or parts[1] not in SYNTHESISERS.get(parts[0], ()):
             raise A2FError(f"--val-voices {key!r}: write SYNTHESISER:LANGUAGE:VOICE as in a take's "
                            "meta (festival:it:pc, espeak-ng:de:de+m3)")
-    if not args.minutes > 0:
-        raise A2FError(f"--minutes must be positive, got {args.minutes}")
+    if not 0 < args.minutes <= MAX_MINUTES:
+        raise A2FError(f"--minutes must be a number above 0 and at most {MAX_MINUTES}, "
+                       f"got {args.minutes}")
+    check_fps(args.fps, "--fps")
     if not 0 <= args.split < 1:
         raise A2FError(f"--split must be in [0, 1), got {args.split}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
