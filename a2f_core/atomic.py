@@ -6,6 +6,8 @@ from pathlib import Path
 
 from .errors import A2FError
 
+MAX_NAME = 255  # bytes in a file name on ext4, XFS and btrfs
+
 
 def atomic_write(path, writer, error=A2FError, what=""):
     """Call writer(f) on a new binary file beside `path`, then rename it over `path`.
@@ -19,7 +21,10 @@ def atomic_write(path, writer, error=A2FError, what=""):
     if not path.parent.is_dir():
         state = "is not a folder" if path.parent.exists() else "does not exist"
         raise error(f"cannot write {what}{path}: {path.parent} {state}")
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    # ".NAME.XXXXXXXX.tmp" is 14 bytes longer than NAME: cut NAME so that a legal output name
+    # (up to MAX_NAME bytes) always has a legal temporary name
+    stem = os.fsdecode(os.fsencode(path.name)[:MAX_NAME - 14])
+    tmp = path.parent / f".{stem}.{secrets.token_hex(4)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                      0o666)

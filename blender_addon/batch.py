@@ -167,8 +167,26 @@ def run(args, jobs) -> list:
             frame = clip.frame_first + clip.frame_count
             lines.append(result.summary(clip, objs[0]))
     if args.save:
-        bpy.ops.wm.save_as_mainfile(filepath=str(Path(args.save).resolve()))
+        _save(bpy, Path(args.save).resolve(), args.save, core.A2FError)
     return lines
+
+
+def _save(bpy, path: Path, shown: str, error):
+    """Save a copy beside path, read it back, then rename it over path. Blender's word is not
+    enough: 5.0 reports success for a save cut short by a full disk and leaves the truncated
+    file in place, and 4.x says "Error: Success"; a .blend's DNA block is written last, so
+    reading the copy back catches a save cut short anywhere."""
+    tmp = path.with_name(f".{path.stem}.a2f-saving.blend")
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True)
+        with bpy.data.libraries.load(str(tmp)):
+            pass
+        os.replace(tmp, path)
+    except (RuntimeError, OSError):
+        tmp.unlink(missing_ok=True)
+        raise error(f"cannot save {shown}: Blender could not write it (a full disk, a file size "
+                    "limit or no permission); any existing file there is unchanged, free some "
+                    "space or choose another path") from None
 
 
 def main(argv) -> int:

@@ -353,3 +353,11 @@ def test_resume_from_a_hostile_resume_state_is_one_line_and_runs_no_code(tmp_pat
                          "never has (code to run, for one), so it was not loaded; start a new run")
     assert not marker.exists()
 
+
+def test_a_245_character_output_name_is_written(tmp_path, capfd, weights_ckpt, wav):
+    """A legal name (up to 255 bytes) whose temporary name would be 14 bytes longer."""
+    out = tmp_path / ("n" * 240 + ".json")
+    rc, lines = run_cli(capfd, "infer", wav, "--checkpoint", weights_ckpt, "-o", out)
+    assert rc == 0, lines
+    assert json.loads(out.read_text())["frame_count"] == 60
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]

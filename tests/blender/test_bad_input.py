@@ -418,3 +418,25 @@ def test_importing_a_file_that_is_not_a_blend_is_one_line(tmp_path):
     assert done.stderr.strip().endswith("); give a .blend file saved by Blender")
     assert not (tmp_path / "data").exists()
 
+
+# The child caps the size of any file it writes (RLIMIT_FSIZE) below the .blend's size, as a
+# full disk would; Python ignores SIGXFSZ, so Blender's write fails instead of killing it.
+CAPPED_BATCH = ("import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, "
+                "(1000, 1000)); sys.argv = [sys.argv[0], '--', *sys.argv[1:]]; "
+                f"runpy.run_path({str(REPO / 'blender_addon' / 'batch.py')!r}, run_name='__main__')")
+
+
+def test_a_failed_save_onto_the_input_blend_keeps_it_and_says_why(batch_scene, weights_ckpt):
+    scene_file = batch_scene / "scene.blend"
+    before = scene_file.read_bytes()
+    assert len(before) > 1000
+    done = subprocess.run([sys.executable, "-c", CAPPED_BATCH, "--scene", "scene.blend", "--audio",
+                           "a.wav", "--object", "Face", "--checkpoint", str(weights_ckpt.path),
+                           "--save", "scene.blend"],
+                          cwd=batch_scene, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "a2f batch: error: cannot save scene.blend: Blender could not write it (a full disk, a "
+        "file size limit or no permission); any existing file there is unchanged, free some "
+        "space or choose another path")
+    assert scene_file.read_bytes() == before
