@@ -200,7 +200,7 @@ def _read_safetensors(path: Path):
         if trailing > MAX_TRAILING_BYTES:
             raise CheckpointError(f"has {trailing} bytes after its last tensor; the file is "
                                   "corrupt or not a checkpoint")
-        data = f.read(extent)
+        data = f.read(min(extent, size - 8 - n))  # a range past the end is refused later
     return header, data
 
 
