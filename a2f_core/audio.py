@@ -31,6 +31,10 @@ except ImportError:  # pragma: no cover - exercised in the Blender test venvs
 _UNREADABLE = (RuntimeError, ValueError) + ((soundfile.LibsndfileError,) if soundfile else ())
 
 
+# Float files may hold any float32; beyond this (120 dB over full scale) resampling and the
+# liveliness layer's float32 products overflow, so such a file is refused, not animated as NaN
+MAX_SAMPLE = 1e6
+
 BLOCK_SECONDS = 10.0  # AudioFile decodes this much at a time: memory per block, not per file
 
 
@@ -179,6 +183,10 @@ def _checked(x: np.ndarray, source: str) -> np.ndarray:
     x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
         raise AudioError(f"{source} contains NaN or infinite samples; re-export it as PCM audio")
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak > MAX_SAMPLE:
+        raise AudioError(f"{source} has samples up to {peak:.3g}, far beyond full scale (1.0); "
+                         "re-export it normalised, e.g. as PCM audio")
     return x
 
 

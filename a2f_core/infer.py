@@ -182,8 +182,8 @@ def check_finite(frames: np.ndarray, first: int) -> np.ndarray:
     if not np.isfinite(frames).all():
         bad = first + int(np.argmin(np.isfinite(frames).reshape(len(frames), -1).all(axis=1)))
         raise A2FError(f"the animation is not finite (NaN or infinity) from frame {bad}: the "
-                       "emotion weights or the checkpoint's values are too large; use emotion "
-                       "weights between -10 and 10 or another checkpoint")
+                       "audio's samples, the emotion or the checkpoint's values are out of range; "
+                       "re-export the audio as PCM or use another emotion or checkpoint")
     return frames
 
 

@@ -187,20 +187,39 @@ def test_8k_and_96k_audio(tmp_path, capfd, weights_ckpt, voice, rate):
         np.testing.assert_allclose(got, reference(weights_ckpt, voice), atol=0.05)
 
 
-@pytest.mark.parametrize("peak", [1e18, 3.4e38])
-def test_float_samples_far_beyond_full_scale_animate_like_the_same_audio(tmp_path, capfd,
-                                                                         weights_ckpt, voice, peak):
-    """A float WAV may hold any float32; features are loudness-normalised, so a file scaled by
-    any factor animates as the original (it used to overflow to all-NaN frames, exit 0)."""
-    loud = tmp_path / "loud.wav"
+def _scaled(path, voice, peak):
     scaled = (voice.astype(np.float64) * (peak / float(np.abs(voice).max()))).astype(np.float32)
-    soundfile.write(loud, scaled, 16000, subtype="FLOAT")
+    soundfile.write(path, scaled, 16000, subtype="FLOAT")
+    return path
+
+
+def test_float_samples_beyond_full_scale_animate_like_the_same_audio(tmp_path, capfd,
+                                                                     weights_ckpt, voice):
+    """A float WAV may hold samples far beyond 1.0; features are loudness-normalised, so a file
+    scaled by 1e5 animates as the original, and with the liveliness layer it stays finite."""
+    loud = _scaled(tmp_path / "loud.wav", voice, 1e5)
     rc, lines = infer(capfd, loud, weights_ckpt, tmp_path / "o.json")
     assert rc == 0, lines
     got = np.asarray(json.loads((tmp_path / "o.json").read_text())["weights"])
     # the same features up to float32 rounding of the scaled samples and of the gain (1e-7
     # relative each), through a network whose outputs are of order 1: 1e-4 leaves room
     np.testing.assert_allclose(got, reference(weights_ckpt, voice), atol=1e-4)
+    rc = main(["infer", str(loud), "--checkpoint", str(weights_ckpt), "-o", str(tmp_path / "l.json")])
+    assert rc == 0, capfd.readouterr().err
+    doc = json.loads((tmp_path / "l.json").read_text())
+    assert np.isfinite(doc["weights"]).all() and np.isfinite(doc["rotations"]).all()
+
+
+@pytest.mark.parametrize("peak", [1e18, 3.4e38])
+def test_float_samples_far_beyond_full_scale_are_refused(tmp_path, capfd, weights_ckpt, voice,
+                                                         peak):
+    """Beyond 1e6 resampling and the liveliness layer overflow float32 (it used to give
+    all-NaN frames with exit 0): one line, nothing written."""
+    loud = _scaled(tmp_path / "loud.wav", voice, peak)
+    rc, lines = infer(capfd, loud, weights_ckpt, tmp_path / "o.json")
+    assert_one_line_error(rc, lines, f"{loud} has samples up to {np.float32(peak):.3g}, far "
+                                     "beyond full scale (1.0); re-export it normalised")
+    assert not (tmp_path / "o.json").exists()
 
 
 def test_one_sample_gives_one_frame(tmp_path, capfd, weights_ckpt):

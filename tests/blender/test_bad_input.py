@@ -317,16 +317,17 @@ def test_a_wav_header_claiming_an_absurd_rate_is_refused(scene, weights_ckpt, tm
 
 
 @needs_aud
-def test_float_samples_far_beyond_full_scale_bake_finite_keys(scene, weights_ckpt, speech, tmp_path):
-    """+-3.4e38 in a float WAV: the keys equal those of the same audio at a sane level (they
-    used to be 1248 NaN keys of 1248, saved into the .blend)."""
+def test_float_samples_beyond_full_scale_bake_the_same_keys(scene, weights_ckpt, speech, tmp_path):
+    """1e5 times full scale in a float WAV: the keys equal those of the same audio at a sane
+    level; 3.4e38 is refused as a2f infer refuses it (it baked 1248 NaN keys of 1248, saved
+    into the .blend)."""
     voice = load_audio(speech)
-    loud = _wav_claiming(tmp_path / "loud.wav", 16000, voice / np.abs(voice).max() * 3.4e38,
+    loud = _wav_claiming(tmp_path / "loud.wav", 16000, voice / np.abs(voice).max() * 1e5,
                          float32=True)
     make_mesh("Face", ["jawOpen", "mouthClose"])
     configure(scene, weights_ckpt, source='FILE', audio_path=str(loud))
     assert bpy.ops.a2f.generate() == {'FINISHED'}
-    curve = next(fc for fc in compat.active_fcurves(bpy.data.objects["Face"].data.shape_keys)
+    curve = next(fc for fc in nla.latest_bake_fcurves(bpy.data.objects["Face"].data.shape_keys)
                  if "jawOpen" in fc.data_path)
     values = np.array([k.co[1] for k in curve.keyframe_points])
     expected = Animator(weights_ckpt).animate(voice, 24.0, weights_ckpt.emotions["neutral"])
@@ -334,6 +335,12 @@ def test_float_samples_far_beyond_full_scale_bake_finite_keys(scene, weights_ckp
     # network with outputs of order 1
     np.testing.assert_allclose(values, expected[:len(values), weights_ckpt.channel_names.index(
         "jawOpen")], atol=1e-4)
+    absurd = _wav_claiming(tmp_path / "absurd.wav", 16000, voice / np.abs(voice).max() * 3.4e38,
+                           float32=True)
+    actions = len(bpy.data.actions)
+    configure(scene, weights_ckpt, source='FILE', audio_path=str(absurd))
+    assert "far beyond full scale (1.0); re-export it normalised" in error_of(bpy.ops.a2f.generate)
+    assert len(bpy.data.actions) == actions
 
 
 @pytest.fixture
