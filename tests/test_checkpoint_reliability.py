@@ -243,7 +243,7 @@ def test_a_fifo_as_checkpoint_is_refused_at_once(tmp_path, short_wav):
     Run in a child with a timeout, so a regression fails instead of hanging the suite."""
     fifo = tmp_path / "model.safetensors"
     os.mkfifo(fifo)
-    done = subprocess.run([sys.executable, "-m", "training.cli", "infer", str(short_wav),
+    done = subprocess.run([sys.executable, "-m", "a2f_core.cli", "infer", str(short_wav),
                            "--checkpoint", str(fifo), "-o", str(tmp_path / "o.npz")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1

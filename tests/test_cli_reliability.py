@@ -205,7 +205,7 @@ SIGTERM_MID_WRITE = (
     "        f.write(b'{'); f.flush(); os.kill(os.getpid(), signal.SIGTERM); writer(f)\n"
     "    return real(path, write, *args)\n"
     "export.atomic_write = atomic_write\n"
-    "from training.cli import main; sys.exit(main(sys.argv[1:]))")
+    "from a2f_core.cli.main import main; sys.exit(main(sys.argv[1:]))")
 
 
 def test_sigterm_during_the_output_write_leaves_no_temporary_file(tmp_path, weights_ckpt, wav):
