@@ -51,7 +51,8 @@ def materials() -> dict:
     for name, (color, roughness, subsurface) in LOOKS.items():
         mat = bpy.data.materials.new(name)
         mat.diffuse_color, mat.roughness = color, roughness  # Workbench
-        mat.use_nodes = True
+        if mat.node_tree is None:  # Blender 5 gives every material nodes; 4.x on request
+            mat.use_nodes = True
         bsdf = mat.node_tree.nodes["Principled BSDF"]
         bsdf.inputs["Base Color"].default_value = color
         bsdf.inputs["Roughness"].default_value = roughness
