@@ -49,9 +49,10 @@ def test_rhubarb_cues_sample_at_frame_times(tmp_path):
     cues.write_text("0.00\tX\n0.10\tD\n0.20\tA\n")
     gap = rhubarb_gap(cues, 9, FPS)
     assert gap.tolist() == [0.0, 0.0, 0.0, 0.9, 0.9, 0.9, 0.0, 0.0, 0.0]
-    cues.write_text("0.00\tQ\n")
-    with pytest.raises(A2FError, match=r"x\.tsv:1: expected 'time_s shape'"):
-        rhubarb_gap(cues, 9, FPS)
+    for bad in ("0.00\tQ\n", "soon\tA\n", "nan\tA\n"):
+        cues.write_text(bad)
+        with pytest.raises(A2FError, match=r"x\.tsv:1: expected 'time_s shape'"):
+            rhubarb_gap(cues, 9, FPS)
 
 
 def test_labels_accept_stress_and_case_and_name_a_bad_line(tmp_path):

@@ -92,10 +92,14 @@ def rhubarb_gap(path, frame_count: int, fps: float) -> np.ndarray:
         fields = line.split()
         if not fields:
             continue
-        if len(fields) != 2 or fields[1] not in RHUBARB_OPENING:
+        try:
+            time = float(fields[0])
+        except ValueError:
+            time = float("nan")
+        if len(fields) != 2 or fields[1] not in RHUBARB_OPENING or not np.isfinite(time):
             raise A2FError(f"{path}:{number}: expected 'time_s shape' with a shape of "
                            f"{''.join(RHUBARB_OPENING)}, got {line!r}")
-        times.append(float(fields[0]))
+        times.append(time)
         shapes.append(RHUBARB_OPENING[fields[1]])
     if not times:
         raise A2FError(f"{path}: no cues")
