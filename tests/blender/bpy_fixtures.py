@@ -73,6 +73,20 @@ def make_mesh(name, key_names=(), vertices=None):
     return obj
 
 
+def make_armature(name, bones):
+    """An armature object with bones [(name, head, tail)], back in object mode and active."""
+    arm = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, arm)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode='EDIT')
+    for bone, head, tail in bones:
+        b = arm.edit_bones.new(bone)
+        b.head, b.tail = head, tail
+    bpy.ops.object.mode_set(mode='OBJECT')
+    return obj
+
+
 @pytest.fixture(scope="session", autouse=True)
 def addon():
     """The add-on enabled from the source tree (it falls back to the top-level a2f_core)."""

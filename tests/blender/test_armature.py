@@ -3,7 +3,7 @@
 import bpy
 import numpy as np
 import pytest
-from bpy_fixtures import configure
+from bpy_fixtures import configure, make_armature
 
 from a2f_core.audio import load_audio
 from a2f_core.infer import Animator
@@ -24,15 +24,9 @@ POSES = {  # viseme -> {(bone, property, index): value}
 
 
 def make_rig(name="Rig"):
-    arm = bpy.data.armatures.new(name)
-    rig = bpy.data.objects.new(name, arm)
-    bpy.context.scene.collection.objects.link(rig)
-    bpy.context.view_layer.objects.active = rig
-    bpy.ops.object.mode_set(mode='EDIT')
-    for bone, head in (("Jaw", (0, 0, 0)), ("LipLower", (0, -1, 0)), ("Lips", (0, -1, 0.2))):
-        b = arm.edit_bones.new(bone)
-        b.head, b.tail = head, (head[0], head[1], head[2] + 0.1)
-    bpy.ops.object.mode_set(mode='OBJECT')
+    rig = make_armature(name, [(bone, head, (head[0], head[1], head[2] + 0.1)) for bone, head in
+                               (("Jaw", (0, 0, 0)), ("LipLower", (0, -1, 0)),
+                                ("Lips", (0, -1, 0.2)))])
     rig.pose.bones["Lips"].rotation_mode = 'QUATERNION'
     for viseme, channels in POSES.items():  # a pose library: one action per viseme, keyed at 1
         action, _, fcurves = compat.new_action(rig, viseme)

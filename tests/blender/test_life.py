@@ -8,7 +8,7 @@ import bpy
 import mathutils
 import numpy as np
 import pytest
-from bpy_fixtures import configure, make_mesh
+from bpy_fixtures import configure, make_armature, make_mesh
 
 from a2f_core.alive.compose import LifeSettings, liven
 from a2f_core.arkit import ARKIT_NAMES
@@ -33,18 +33,9 @@ def curves(id_data):
 
 def rig(name="Rig"):
     """An armature with a head bone and two eye bones, in quaternion mode (Blender's default)."""
-    arm = bpy.data.armatures.new(name)
-    obj = bpy.data.objects.new(name, arm)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode='EDIT')
-    for bone, head, tail in (("head", (0, 0, 0), (0, 0, 0.2)), ("eye.L", (0.03, -0.07, 0.1),
-                             (0.03, -0.09, 0.1)), ("eye.R", (-0.03, -0.07, 0.1),
-                                                   (-0.03, -0.09, 0.1))):
-        b = arm.edit_bones.new(bone)
-        b.head, b.tail = head, tail
-    bpy.ops.object.mode_set(mode='OBJECT')
-    return obj
+    return make_armature(name, [("head", (0, 0, 0), (0, 0, 0.2)),
+                                ("eye.L", (0.03, -0.07, 0.1), (0.03, -0.09, 0.1)),
+                                ("eye.R", (-0.03, -0.07, 0.1), (-0.03, -0.09, 0.1))])
 
 
 def bake(scene, weights_ckpt, speech, **life):
