@@ -5,9 +5,8 @@ instead of a synthesised one. The teacher and the augmentation treat it as any o
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-from a2f_core.audio import SAMPLE_RATE, resample
+from a2f_core.audio import SAMPLE_RATE, load_audio
 from a2f_core.errors import A2FError
 
 from .speech import Speech, _festival_symbol, _segments_from_ends
@@ -40,8 +39,7 @@ class Recordings:
         names = self.names(language, voice)
         name = names[int(rng.integers(len(names)))]
         folder = VOICE_ROOT / RECORDED_VOICES[language][voice]
-        raw, rate = soundfile.read(folder / "wav" / f"{name}.wav", dtype="float32")
-        samples = resample(raw if raw.ndim == 1 else raw.mean(axis=1), rate, SAMPLE_RATE)
+        samples = load_audio(folder / "wav" / f"{name}.wav")
         ends = [(float(end), _festival_symbol(phone, language))
                 for end, phone in read_festival_lab(folder / "lab" / f"{name}.lab")]
         phonemes = _segments_from_ends(ends, len(samples) / SAMPLE_RATE)
